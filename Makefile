@@ -1,0 +1,30 @@
+# storygen — every stage is a target; variables can be overridden: make generate N=1000 MODEL=gpt-4o-mini
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STORYGEN := $(BIN)/storygen
+
+N       ?= 100
+SEED    ?= 0
+CONFIG  ?=
+CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
+
+.PHONY: help setup test lint prompts
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:           ## create .venv and install storygen with the train and dev extras
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[train,dev]'
+
+test:            ## run the test suite
+	$(BIN)/python -m pytest
+
+lint:            ## ruff check + format check
+	$(BIN)/ruff check storygen tests bench
+	$(BIN)/ruff format --check storygen tests bench
+
+prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
+	$(STORYGEN) prompts --n $(N) --seed $(SEED) $(CONFIG_ARG)

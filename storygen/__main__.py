@@ -1,0 +1,3 @@
+from storygen.cli import main
+
+raise SystemExit(main())

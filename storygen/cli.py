@@ -1,0 +1,153 @@
+"""The storygen command line: one subcommand per stage, each a thin shell over library functions.
+
+Every subcommand that reads the run config takes --config FILE and --set KEY=VALUE (repeatable),
+plus a few named flags that are shortcuts for common keys. Errors are one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from storygen import __version__
+from storygen.config import RunConfig, load_config, parse_override
+from storygen.errors import StorygenError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------- shared options
+
+
+def add_config_args(p: argparse.ArgumentParser, shortcuts: dict[str, str]) -> None:
+    """--config, --set, and one flag per entry of `shortcuts` (flag name -> dotted config key)."""
+    p.add_argument("--config", type=Path, help="run config, YAML or TOML (default: built-in defaults)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config key, e.g. --set sampling.temperature=0.8 (repeatable)",
+    )  # fmt: skip
+    p.set_defaults(_shortcuts=shortcuts)
+    kinds: dict[str, tuple[type, str]] = {
+        "seed": (int, "seed of the prompt stream (config: seed; default 0)"),
+        "n": (int, "number of prompts (config: n; default 100)"),
+        "template": (str, "prompt template name, a file prompts/NAME.j2 (default: default)"),
+        "vocab-dir": (Path, "vocabulary folder (default: the bundled vocab/)"),
+        "model": (str, "model name (config: generate.model)"),
+        "backend": (str, "openai | openai-batch | vllm (config: generate.backend; default openai)"),
+        "base-url": (str, "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+        "concurrency": (int, "requests in flight (config: generate.concurrency; default 64)"),
+        "workers": (int, "client processes (config: generate.workers; default 1)"),
+    }
+    for flag in shortcuts:
+        typ, help_text = kinds[flag]
+        p.add_argument(f"--{flag}", type=typ, default=None, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    overrides: dict[str, Any] = dict(parse_override(item) for item in args.overrides)
+    for flag, key in args._shortcuts.items():
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            overrides[key] = str(value) if isinstance(value, Path) else value
+    return load_config(args.config, overrides)
+
+
+PROMPT_SHORTCUTS = {
+    "seed": "seed",
+    "n": "n",
+    "template": "prompts.template",
+    "vocab-dir": "prompts.vocab_dir",
+}
+
+
+# ---------------------------------------------------------------- vocab
+
+
+def cmd_vocab_check(args: argparse.Namespace) -> int:
+    from storygen.features import load_features
+    from storygen.vocab import FEATURES_FILE, check_vocabulary
+
+    report = check_vocabulary(args.vocab_dir)
+    features = load_features(args.vocab_dir / FEATURES_FILE)
+    for name, count in report.counts.items():
+        print(f"{name:<13} {count:>5}")
+    print(f"{'content words':<13} {report.content_total:>5}  (nouns + verbs + adjectives)")
+    print(f"{'features':<13} {len(features.features):>5}  ({', '.join(features.features)})")
+    for name, axis in features.axes.items():
+        print(f"{'axis ' + name:<13} {len(axis.values):>5}  values, p={axis.probability}")
+    for pair, words in report.shared.items():
+        print(f"in both {pair}: {len(words)} words (allowed: a word can be two parts of speech)")
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.problems:
+        print(f"storygen: error: {len(report.problems)} vocabulary problem(s), listed above", file=sys.stderr)
+        return 2
+    print("vocabulary ok")
+    return 0
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from storygen.prompts import PromptFactory
+
+    config = config_from_args(args)
+    factory = PromptFactory(config)
+    out = sys.stdout
+    for prompt in factory.iter_prompts(config.n):
+        out.write(prompt.model_dump_json() + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storygen",
+        description="Make TinyStories-style synthetic datasets and train tiny language models on them.",
+    )
+    parser.add_argument("--version", action="version", version=f"storygen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("vocab", help="inspect and check the vocabulary files")
+    vsub = p.add_subparsers(dest="vocab_command", required=True, metavar="ACTION")
+    pc = vsub.add_parser("check", help="validate vocab/ (format, duplicates, order, inflections) and print counts")
+    from storygen.paths import VOCAB_DIR
+
+    pc.add_argument("--vocab-dir", type=Path, default=VOCAB_DIR, help="vocabulary folder (default: bundled vocab/)")
+    pc.set_defaults(func=cmd_vocab_check)
+
+    p = sub.add_parser(
+        "prompts",
+        help="print prompt records as JSON lines",
+        description="Sample words and features and render prompts; same arguments -> byte-identical output.",
+    )
+    add_config_args(p, PROMPT_SHORTCUTS)
+    p.set_defaults(func=cmd_prompts)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except StorygenError as e:
+        print(f"storygen: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("storygen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,193 @@
+"""The run config: one typed object for every stage, read from YAML or TOML, overridable per key.
+
+    storygen prompts --config run.yaml --set prompts.features.max_count=2 --seed 3
+
+Unknown keys and bad values are refused with a one-line error naming the key. Relative paths in a
+file are taken relative to that file; on the command line, relative to the working directory. The
+resolved config is saved beside every output a stage writes (`save_config`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from storygen.errors import StorygenError
+from storygen.features import format_validation_error
+from storygen.paths import PROMPTS_DIR, VOCAB_DIR
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeatureConfig(Strict):
+    min_count: int = Field(1, ge=0, description="fewest features per prompt (0 allows none)")
+    max_count: int = Field(3, ge=0, description="most features per prompt; count is uniform in [min, max]")
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-feature weight overrides (>= 0; 0 disables); others keep features.yaml's",
+    )
+    axes: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-axis probability overrides in [0, 1]; others keep features.yaml's",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureConfig:
+        if self.min_count > self.max_count:
+            raise ValueError(f"min_count ({self.min_count}) must be <= max_count ({self.max_count})")
+        for name, w in self.weights.items():
+            if w < 0:
+                raise ValueError(f"weights.{name} must be >= 0, got {w}")
+        for name, p in self.axes.items():
+            if not 0 <= p <= 1:
+                raise ValueError(f"axes.{name} must be in [0, 1], got {p}")
+        return self
+
+
+class PromptConfig(Strict):
+    template: str = Field("default", description="prompt template: prompts_dir/<template>.j2")
+    vocab_dir: Path = Field(VOCAB_DIR, description="folder with the word files and features.yaml")
+    prompts_dir: Path = Field(PROMPTS_DIR, description="folder with the Jinja2 templates")
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+
+
+class SamplingConfig(Strict):
+    temperature: float = Field(1.0, ge=0, le=2, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling; 1 disables")
+    max_tokens: int = Field(800, ge=1, description="completion token limit per story")
+    seed: int | None = Field(None, description="if set, request i is sent seed + i; None sends no seed")
+    n: int = Field(1, ge=1, le=16, description="stories per prompt (choices per request)")
+
+
+class Price(Strict):
+    input: float = Field(ge=0, description="USD per million prompt tokens")
+    output: float = Field(ge=0, description="USD per million completion tokens")
+
+
+class BatchConfig(Strict):
+    completion_window: Literal["24h"] = "24h"
+    poll_interval_s: float = Field(30.0, gt=0, description="seconds between status polls")
+    max_requests: int = Field(50_000, ge=1, description="requests per batch file (OpenAI's limit: 50,000)")
+    max_bytes: int = Field(190 * 2**20, ge=1024, description="bytes per batch file (OpenAI's limit: 200 MB)")
+    discount: float = Field(0.5, gt=0, le=1, description="batch price as a share of the normal price")
+
+
+class VllmConfig(Strict):
+    tensor_parallel_size: int = Field(1, ge=1)
+    max_model_len: int | None = Field(None, ge=16, description="None = the model's own")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    dtype: str = "auto"
+    port: int = Field(8000, ge=1, le=65535, description="port for `storygen serve`")
+    host: str = "127.0.0.1"
+
+
+class GenerateConfig(Strict):
+    backend: Literal["openai", "openai-batch", "vllm"] = "openai"
+    model: str = Field("gpt-4o-mini", min_length=1)
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = the OpenAI API")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable that holds the API key")
+    concurrency: int = Field(64, ge=1, description="requests in flight at once")
+    requests_per_minute: float | None = Field(None, gt=0, description="None = unlimited")
+    tokens_per_minute: float | None = Field(None, gt=0, description="None = unlimited")
+    max_attempts: int = Field(6, ge=1, description="tries per prompt before it is recorded as failed")
+    timeout_s: float = Field(120.0, gt=0, description="per-request timeout")
+    workers: int = Field(1, ge=1, le=64, description="client processes sharing the prompts")
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    vllm: VllmConfig = Field(default_factory=VllmConfig)
+    prices: dict[str, Price] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": Price(input=0.15, output=0.60),
+            "gpt-4o": Price(input=2.50, output=10.0),
+            "gpt-4.1-mini": Price(input=0.40, output=1.60),
+            "gpt-4.1-nano": Price(input=0.10, output=0.40),
+        },
+        description="USD per million tokens by model; models not listed cost 0",
+    )
+
+
+class RunConfig(Strict):
+    seed: int = Field(0, description="seed of the prompt stream")
+    n: int = Field(100, ge=1, description="number of prompts")
+    prompts: PromptConfig = Field(default_factory=PromptConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise StorygenError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise StorygenError(f"{path}: config must be .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
+        raise StorygenError(f"{path}: not valid {path.suffix[1:].upper()}: {str(e).splitlines()[0]}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StorygenError(f"{path}: config must be a mapping of keys to values")
+    return data
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    prompts = data.get("prompts")
+    if isinstance(prompts, dict):
+        for key in ("vocab_dir", "prompts_dir"):
+            if isinstance(prompts.get(key), str) and not Path(prompts[key]).is_absolute():
+                prompts[key] = str(base / prompts[key])
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """'a.b=value' -> ('a.b', parsed value); the value is read as a YAML scalar (3 -> int, x -> str)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise StorygenError(f"--set {item!r}: expected KEY=VALUE, e.g. --set generate.concurrency=128")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults <- config file <- overrides (dotted keys). Errors name the file or the override."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_file(path)
+        _resolve_paths(data, path.resolve().parent)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for key, value in overrides.items():
+        _set_dotted(data, key, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        loc = ".".join(str(p) for p in e.errors()[0]["loc"])
+        source = "command line" if any(loc == k or loc.startswith(k + ".") for k in overrides) else str(path)
+        raise StorygenError(f"{source}: {format_validation_error(e)}") from e
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as YAML (it holds no secrets: keys live in the environment)."""
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
