@@ -23,8 +23,8 @@ test:            ## run the test suite
 	$(BIN)/python -m pytest
 
 lint:            ## ruff check + format check
-	$(BIN)/ruff check storygen tests bench
-	$(BIN)/ruff format --check storygen tests bench
+	$(BIN)/ruff check storygen tests $(wildcard bench/*.py)
+	$(BIN)/ruff format --check storygen tests $(wildcard bench/*.py)
 
 prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
 	$(STORYGEN) prompts --n $(N) --seed $(SEED) $(CONFIG_ARG)
