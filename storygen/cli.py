@@ -103,6 +103,39 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- generate
+
+GENERATE_SHORTCUTS = {
+    **PROMPT_SHORTCUTS,
+    "model": "generate.model",
+    "backend": "generate.backend",
+    "base-url": "generate.base_url",
+    "concurrency": "generate.concurrency",
+    "workers": "generate.workers",
+}
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from storygen.generate.run import generate
+
+    config = config_from_args(args)
+    summary = generate(config, args.out, show_progress=not args.no_progress)
+    stored, session = summary["stored"], summary["session"]
+    print(
+        f"{stored['stories']}/{summary['target_stories']} stories in {args.out} "
+        f"(this run: {session['stories']} new, {session['requests']} requests, {session['retries']} retries, "
+        f"{session['stories_per_s']}/s); estimated cost ${summary['cost_usd']:.4f}; summary in {args.out}/run.json"
+    )
+    if summary["missing"]:
+        reasons = ", ".join(f"{k}: {v}" for k, v in session["failures"].items()) or "interrupted"
+        print(
+            f"storygen: {summary['missing']} stories missing ({reasons}); run the same command again to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -129,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_args(p, PROMPT_SHORTCUTS)
     p.set_defaults(func=cmd_prompts)
+
+    p = sub.add_parser(
+        "generate",
+        help="turn prompts into stories through a backend (resumable)",
+        description="Generate stories into --out. Re-running the same command continues where it stopped.",
+    )
+    add_config_args(p, GENERATE_SHORTCUTS)
+    p.add_argument("--out", type=Path, required=True, help="run directory (stories.*.jsonl, run.json, ...)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
 
     return parser
 

@@ -1,0 +1,1 @@
+"""Generation: prompts -> stories through a backend, crash-safe and accounted."""

@@ -1,0 +1,197 @@
+"""The request loop for per-request backends: `concurrency` coroutines pull prompts from one
+iterator, wait for the rate limiter, call the backend with tenacity retries, and append each story to
+the store the moment it arrives. A prompt that uses up its tries is written to failures.jsonl and
+left for the next run; a FatalError stops everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from storygen.config import RunConfig
+from storygen.generate.accounting import Accounting
+from storygen.generate.backends.base import Completion, RequestBackend, RetryableError
+from storygen.generate.ratelimit import RateLimiter
+from storygen.generate.store import LineWriter, StoryWriter, record_failure
+from storygen.prompts import PromptFactory, split_summary
+from storygen.records import Prompt, Story, Usage, utcnow
+
+
+def story_ids(prompt: Prompt, choices: int) -> list[str]:
+    """One story per prompt keeps the prompt id; n choices get '<id>-<j>'."""
+    return [prompt.id] if choices == 1 else [f"{prompt.id}-{j}" for j in range(choices)]
+
+
+def sampling_params(config: RunConfig, prompt: Prompt) -> dict[str, Any]:
+    s = config.sampling
+    params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
+    if s.n > 1:
+        params["n"] = s.n
+    if s.seed is not None:
+        params["seed"] = s.seed + prompt.index
+    return params
+
+
+def estimated_tokens(prompt: Prompt, config: RunConfig) -> int:
+    return len(prompt.text) // 4 + config.sampling.max_tokens * config.sampling.n
+
+
+def pending_prompts(
+    factory: PromptFactory, n: int, done: set[str], choices: int, shard: int = 0, shards: int = 1
+) -> Iterator[Prompt]:
+    """Prompts of this shard (index % shards == shard) that still miss a story."""
+    for index in range(shard, n, shards):
+        prompt = factory.render(index)
+        if any(sid not in done for sid in story_ids(prompt, choices)):
+            yield prompt
+
+
+def build_stories(
+    prompt: Prompt, completion: Completion, config: RunConfig, backend: str, params: dict[str, Any]
+) -> list[Story]:
+    """Stories from one completion, in choice order. Usage is split so that the stories' usage sums
+    to what the backend reported: the prompt tokens go to the first story."""
+    ids = story_ids(prompt, config.sampling.n)
+    k = len(completion.choices)
+    per, extra = divmod(completion.completion_tokens, max(1, k))
+    created = utcnow()
+    stories = []
+    for j, (sid, choice) in enumerate(zip(ids, completion.choices, strict=False)):
+        text, summary = choice.text, None
+        if "Summary:" in prompt.text:
+            text, summary = split_summary(text)
+        usage = Usage(prompt_tokens=completion.prompt_tokens if j == 0 else 0, completion_tokens=per + (extra if j == 0 else 0))
+        stories.append(
+            Story(
+                id=sid, text=text.strip(), prompt=prompt, summary=summary, model=config.generate.model,
+                backend=backend, sampling=params, finish_reason=choice.finish_reason, usage=usage, created_at=created,
+            )  # fmt: skip
+        )
+    return stories
+
+
+def _wait(retry_state: RetryCallState) -> float:
+    """The server's Retry-After when it gave one, else exponential backoff with jitter."""
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if isinstance(exc, RetryableError) and exc.retry_after is not None:
+        return exc.retry_after
+    return _BACKOFF(retry_state)
+
+
+BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_JITTER = 0.5, 30.0, 0.5
+_BACKOFF = wait_exponential_jitter(initial=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_JITTER)
+
+
+class RequestRunner:
+    def __init__(
+        self,
+        backend: RequestBackend,
+        config: RunConfig,
+        writer: StoryWriter,
+        failures: LineWriter,
+        done: set[str],
+        acct: Accounting | None = None,
+    ):
+        self.backend, self.config, self.writer, self.failures, self.done = backend, config, writer, failures, done
+        self.acct = acct or Accounting()
+        g = config.generate
+        self.limiter = RateLimiter(g.requests_per_minute, g.tokens_per_minute)
+        self.retrying = AsyncRetrying(
+            stop=stop_after_attempt(g.max_attempts),
+            wait=_wait,
+            retry=retry_if_exception_type(RetryableError),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+
+    def _before_sleep(self, retry_state: RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        self.acct.retries += 1
+        if isinstance(exc, RetryableError) and exc.reason == "rate_limited" and exc.retry_after:
+            self.limiter.pause(exc.retry_after)  # everyone backs off, not just this request
+
+    async def _attempt(self, prompt: Prompt, params: dict[str, Any], estimate: int) -> Completion:
+        await self.limiter.acquire(estimate)
+        self.acct.requests += 1
+        try:
+            completion = await self.backend.complete(prompt, params)
+        except RetryableError as e:
+            self.acct.errors[e.reason] += 1
+            self.limiter.settle(estimate, 0)
+            raise
+        self.limiter.settle(estimate, completion.prompt_tokens + completion.completion_tokens)
+        return completion
+
+    async def process(self, prompt: Prompt) -> None:
+        params = sampling_params(self.config, prompt)
+        estimate = estimated_tokens(prompt, self.config)
+        try:
+            # First try outside tenacity: most requests succeed at once, and the retry
+            # machinery costs more CPU than the request itself at high rates.
+            try:
+                completion = await self._attempt(prompt, params, estimate)
+            except RetryableError as first:
+                completion = await self._retry(prompt, params, estimate, first)
+        except RetryableError as e:
+            self.acct.failures[e.reason] += 1
+            record_failure(self.failures, prompt.id, prompt.index, e.reason, self.config.generate.max_attempts, e.detail)
+            return
+        self.acct.prompt_tokens += completion.prompt_tokens
+        self.acct.completion_tokens += completion.completion_tokens
+        for story in build_stories(prompt, completion, self.config, self.backend.name, params):
+            if story.id in self.done:
+                continue
+            self.writer.write(story)
+            self.done.add(story.id)
+            self.acct.stories += 1
+            self.acct.finish_reasons[story.finish_reason or "none"] += 1
+
+    async def _retry(self, prompt: Prompt, params: dict[str, Any], estimate: int, first: RetryableError) -> Completion:
+        if self.config.generate.max_attempts <= 1:
+            raise first
+        retrying = self.retrying.copy(stop=stop_after_attempt(self.config.generate.max_attempts - 1))
+        self.acct.retries += 1
+        delay = first.retry_after if first.retry_after is not None else BACKOFF_INITIAL + random.uniform(0, BACKOFF_JITTER)
+        if first.reason == "rate_limited" and first.retry_after:
+            self.limiter.pause(first.retry_after)
+        await asyncio.sleep(delay)
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(prompt, params, estimate)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def run(self, prompts: Iterable[Prompt], on_tick: Callable[[Accounting], None] | None = None) -> Accounting:
+        it = iter(prompts)
+
+        async def worker() -> None:
+            for prompt in it:
+                await self.process(prompt)
+
+        ticker = asyncio.create_task(_tick(on_tick, self.acct)) if on_tick else None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(self.config.generate.concurrency):
+                    tg.create_task(worker())
+        except* Exception as group:
+            first = group.exceptions[0]
+            raise first from None
+        finally:
+            if ticker:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            if on_tick:
+                on_tick(self.acct)
+        return self.acct
+
+
+async def _tick(on_tick: Callable[[Accounting], None], acct: Accounting, every: float = 0.25) -> None:
+    while True:
+        await asyncio.sleep(every)
+        on_tick(acct)
