@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from tqdm import tqdm
@@ -15,13 +14,16 @@ class Progress:
     def __init__(self, total: int, initial: int, price: Price | None, discount: float = 1.0, enabled: bool = True):
         self.price, self.discount = price, discount
         self.start = time.monotonic()
+        self.initial = initial
+        self.shown = initial
         self.bar = tqdm(
             total=total, initial=initial, unit="story", dynamic_ncols=True, mininterval=0.5,
-            disable=not enabled or not sys.stderr.isatty() and total < 0, smoothing=0.1,
+            disable=not enabled, smoothing=0.1,
         )  # fmt: skip
 
     def update(self, acct: Accounting) -> None:
-        delta = self.bar.initial + acct.stories - self.bar.n
+        delta = self.initial + acct.stories - self.shown
+        self.shown += delta
         elapsed = max(1e-9, time.monotonic() - self.start)
         tokens = acct.prompt_tokens + acct.completion_tokens
         cost = cost_usd(acct.prompt_tokens, acct.completion_tokens, self.price, self.discount)

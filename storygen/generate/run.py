@@ -29,8 +29,8 @@ from storygen.generate.store import (
     LineWriter,
     StoryWriter,
     repair,
-    story_files,
     stored_ids,
+    story_files,
     write_json_atomic,
 )
 from storygen.prompts import PromptFactory
@@ -80,7 +80,9 @@ class DirLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise StorygenError(f"{self.path.parent} is in use by another storygen run; wait for it or use another --out") from None
+            raise StorygenError(
+                f"{self.path.parent} is in use by another storygen run; wait for it or use another --out"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -122,7 +124,9 @@ def make_backend(config: RunConfig) -> Any:
     raise StorygenError(f"generate.backend: {backend!r} is not a per-request backend")
 
 
-def _run_requests(config: RunConfig, factory: PromptFactory, out_dir: Path, done: set[str], progress: Progress) -> Accounting:
+def _run_requests(
+    config: RunConfig, factory: PromptFactory, out_dir: Path, done: set[str], progress: Progress
+) -> Accounting:
     from storygen.generate.runner import RequestRunner, pending_prompts
 
     backend = make_backend(config)

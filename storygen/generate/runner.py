@@ -66,11 +66,21 @@ def build_stories(
         text, summary = choice.text, None
         if "Summary:" in prompt.text:
             text, summary = split_summary(text)
-        usage = Usage(prompt_tokens=completion.prompt_tokens if j == 0 else 0, completion_tokens=per + (extra if j == 0 else 0))
+        usage = Usage(
+            prompt_tokens=completion.prompt_tokens if j == 0 else 0, completion_tokens=per + (extra if j == 0 else 0)
+        )
         stories.append(
             Story(
-                id=sid, text=text.strip(), prompt=prompt, summary=summary, model=config.generate.model,
-                backend=backend, sampling=params, finish_reason=choice.finish_reason, usage=usage, created_at=created,
+                id=sid,
+                text=text.strip(),
+                prompt=prompt,
+                summary=summary,
+                model=config.generate.model,
+                backend=backend,
+                sampling=params,
+                finish_reason=choice.finish_reason,
+                usage=usage,
+                created_at=created,
             )  # fmt: skip
         )
     return stories
@@ -140,7 +150,9 @@ class RequestRunner:
                 completion = await self._retry(prompt, params, estimate, first)
         except RetryableError as e:
             self.acct.failures[e.reason] += 1
-            record_failure(self.failures, prompt.id, prompt.index, e.reason, self.config.generate.max_attempts, e.detail)
+            record_failure(
+                self.failures, prompt.id, prompt.index, e.reason, self.config.generate.max_attempts, e.detail
+            )
             return
         self.acct.prompt_tokens += completion.prompt_tokens
         self.acct.completion_tokens += completion.completion_tokens
@@ -157,7 +169,9 @@ class RequestRunner:
             raise first
         retrying = self.retrying.copy(stop=stop_after_attempt(self.config.generate.max_attempts - 1))
         self.acct.retries += 1
-        delay = first.retry_after if first.retry_after is not None else BACKOFF_INITIAL + random.uniform(0, BACKOFF_JITTER)
+        delay = (
+            first.retry_after if first.retry_after is not None else BACKOFF_INITIAL + random.uniform(0, BACKOFF_JITTER)
+        )
         if first.reason == "rate_limited" and first.retry_after:
             self.limiter.pause(first.retry_after)
         await asyncio.sleep(delay)

@@ -88,7 +88,9 @@ class FakeOpenAI:
     def _model_error(self, model: str) -> web.Response | None:
         if self.models and model not in self.models:
             self.stats["404"] += 1
-            return _error(404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found")
+            return _error(
+                404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found"
+            )
         return None
 
     def completion(self, body: dict[str, Any], fault: str | None = None) -> dict[str, Any]:
@@ -103,7 +105,12 @@ class FakeOpenAI:
             elif fault == "empty":
                 text = ""
             choices.append(
-                {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": None}
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
             )
         completion_tokens = sum(_tokens(c["message"]["content"]) for c in choices)
         return {
@@ -309,3 +316,51 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class RunningServer:
+    """`with RunningServer(latency=0.2) as s:` starts the server in a subprocess on a free port;
+    `s.base_url` is its /v1 URL and `s.stats()` what it served."""
+
+    def __init__(self, **options: Any):
+        self.args: list[str] = []
+        for key, value in options.items():
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):
+                value = ",".join(map(str, value))
+            self.args += [f"--{key.replace('_', '-')}", str(value)]
+        self.proc: Any = None
+        self.port = 0
+
+    def __enter__(self) -> RunningServer:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "storygen.testing.openai_server", "--port", "0", *self.args],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            self.proc.kill()
+            raise RuntimeError(f"fake OpenAI server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict[str, int]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:
+            self.proc.kill()

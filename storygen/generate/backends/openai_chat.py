@@ -77,7 +77,9 @@ def classify(e: openai.APIError, config: GenerateConfig) -> Exception:
     message = str(body.get("message") or e.message).splitlines()[0][:300]
     where = config.base_url or "the OpenAI API"
     if status == 429 and code == "insufficient_quota":
-        return FatalError(f"{where} says the account has no quota left (429 insufficient_quota); add credit or use another key")
+        return FatalError(
+            f"{where} says the account has no quota left (429 insufficient_quota); add credit or use another key"
+        )
     if status in RETRYABLE_STATUS or status >= 500:
         reason = "rate_limited" if status == 429 else f"http_{status}"
         return RetryableError(reason, message, retry_after(e.response.headers))
@@ -130,7 +132,9 @@ class OpenAIChatBackend:
             except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as e:
                 if attempt == tries - 1:
                     detail = str(e.__cause__ or e).splitlines()[0][:200]
-                    raise StorygenError(f"cannot reach {where} ({detail}); is the server running and the URL right?") from e
+                    raise StorygenError(
+                        f"cannot reach {where} ({detail}); is the server running and the URL right?"
+                    ) from e
                 await asyncio.sleep(0.5 * 2**attempt)
             except openai.APIStatusError as e:
                 raise classify(e, self.config) from e
