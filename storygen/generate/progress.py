@@ -28,7 +28,8 @@ class Progress:
         tokens = acct.prompt_tokens + acct.completion_tokens
         cost = cost_usd(acct.prompt_tokens, acct.completion_tokens, self.price, self.discount)
         self.bar.set_postfix_str(
-            f"tok/s={tokens / elapsed:,.0f} cost=${cost:,.4f} retries={acct.retries} failed={sum(acct.failures.values())}",
+            f"tok/s={tokens / elapsed:,.0f} cost=${cost:,.4f} "
+            f"retries={acct.retries} failed={sum(acct.failures.values())}",
             refresh=False,
         )
         if delta:

@@ -81,7 +81,7 @@ def build_stories(
                 finish_reason=choice.finish_reason,
                 usage=usage,
                 created_at=created,
-            )  # fmt: skip
+            )
         )
     return stories
 

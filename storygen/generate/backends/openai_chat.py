@@ -10,6 +10,7 @@ reply would be most of the client's CPU at high request rates, and we need only 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from typing import Any
@@ -53,10 +54,8 @@ def retry_after(headers: Any) -> float | None:
         return None
     waits = []
     if (ms := headers.get("retry-after-ms")) is not None:
-        try:
+        with contextlib.suppress(ValueError):
             waits.append(float(ms) / 1000)
-        except ValueError:
-            pass
     for name in ("retry-after", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"):
         if (value := parse_reset(headers.get(name))) is not None:
             waits.append(value)
