@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts
+.PHONY: help setup test lint prompts generate serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,3 +28,6 @@ lint:            ## ruff check + format check
 
 prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
 	$(STORYGEN) prompts --n $(N) --seed $(SEED) $(CONFIG_ARG)
+
+bench:           ## run the benchmarks (JSON in bench/results/)
+	$(BIN)/python bench/bench_generate.py

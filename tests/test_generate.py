@@ -113,7 +113,7 @@ def test_resume_extends_and_failures_are_retried_next_run(tmp_path: Path):
     with RunningServer(fault_rate=1.0, faults="503") as server:
         r = generate(out, server, "--n", "10", "--set", "generate.max_attempts=2")
     assert r.returncode == 1 and "10 stories missing (http_503: 10)" in r.stderr
-    assert len((out / "failures.jsonl").read_text().splitlines()) == 10
+    assert len((out / "failures.000.jsonl").read_text().splitlines()) == 10
     with RunningServer() as server:
         assert generate(out, server, "--n", "10").returncode == 0
         check_complete(out, 10)

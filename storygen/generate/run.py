@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from storygen.generate.accounting import Accounting, cost_usd
 from storygen.generate.backends.base import FatalError
 from storygen.generate.progress import Progress
 from storygen.generate.store import (
-    FAILURES,
     LineWriter,
     StoryWriter,
+    failures_path,
     repair,
     stored_ids,
     story_files,
@@ -115,33 +115,32 @@ def store_totals(out_dir: Path) -> dict[str, Any]:
     }
 
 
-def make_backend(config: RunConfig) -> Any:
-    backend = config.generate.backend
-    if backend == "openai":
-        from storygen.generate.backends.openai_chat import OpenAIChatBackend
-
-        return OpenAIChatBackend(config.generate)
-    raise StorygenError(f"generate.backend: {backend!r} is not a per-request backend")
-
-
-def _run_requests(
-    config: RunConfig, factory: PromptFactory, out_dir: Path, done: set[str], progress: Progress
+def run_requests(
+    config: RunConfig,
+    factory: PromptFactory,
+    out_dir: Path,
+    done: set[str],
+    on_tick: Callable[[Accounting], None],
+    shard: int = 0,
+    shards: int = 1,
 ) -> Accounting:
-    from storygen.generate.runner import RequestRunner, pending_prompts
+    """Send this shard's missing prompts through the OpenAI-compatible backend."""
+    from storygen.generate.backends.openai_chat import OpenAIChatBackend
+    from storygen.generate.runner import RequestRunner, pending_prompts, run_async
 
-    backend = make_backend(config)
+    backend = OpenAIChatBackend(config.generate)
 
     async def main() -> Accounting:
-        with StoryWriter(out_dir, 0) as writer, LineWriter(out_dir / FAILURES) as failures:
+        with StoryWriter(out_dir, shard) as writer, LineWriter(failures_path(out_dir, shard)) as failures:
             runner = RequestRunner(backend, config, writer, failures, done)
             try:
                 await backend.preflight()
-                prompts = pending_prompts(factory, config.n, done, config.sampling.n)
-                return await runner.run(prompts, on_tick=progress.update)
+                prompts = pending_prompts(factory, config.n, done, config.sampling.n, shard, shards)
+                return await runner.run(prompts, on_tick=on_tick)
             finally:
                 await backend.aclose()
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def generate(config: RunConfig, out_dir: Path, show_progress: bool = True) -> dict[str, Any]:
@@ -170,7 +169,7 @@ def generate(config: RunConfig, out_dir: Path, show_progress: bool = True) -> di
 
                 acct = run_workers(config, out_dir, progress)
             elif g.backend == "openai":
-                acct = _run_requests(config, factory, out_dir, done, progress)
+                acct = run_requests(config, factory, out_dir, done, progress.update)
             elif g.backend == "openai-batch":
                 from storygen.generate.backends.openai_batch import BatchRunner
 
@@ -220,6 +219,8 @@ def write_summary(
             **acct.to_dict(),
             "seconds": round(seconds, 3),
             "stories_per_s": round(acct.stories / seconds, 2) if seconds > 0 else 0.0,
+            "sustained_stories_per_s": round(acct.sustained_per_s, 2),
+            "cpu_ms_per_story": round(1000 * acct.cpu_s / acct.stories, 3) if acct.stories else None,
             "cost_usd": round(cost_usd(acct.prompt_tokens, acct.completion_tokens, price, discount), 6),
             "repaired": repaired,
             "fatal": fatal or None,

@@ -2,7 +2,7 @@
 
 Layout of a run directory:
     stories.<k>.jsonl     Story records written by writer k (one per worker process)
-    failures.jsonl        prompts that used up their tries (retried by the next run)
+    failures.<k>.jsonl    prompts that used up their tries (retried by the next run)
     torn/                 incomplete trailing fragments cut off by a crash, kept for inspection
 
 Each story is written with one os.write on an O_APPEND descriptor, so a process killed at any moment
@@ -26,7 +26,11 @@ from storygen.errors import StorygenError
 from storygen.records import Story
 
 STORIES_GLOB = "stories.*.jsonl"
-FAILURES = "failures.jsonl"
+FAILURES_GLOB = "failures.*.jsonl"
+
+
+def failures_path(out_dir: Path, shard: int) -> Path:
+    return out_dir / f"failures.{shard:03d}.jsonl"
 
 
 @dataclass
@@ -51,8 +55,8 @@ def _is_complete_record(fragment: bytes) -> bool:
 def repair(out_dir: Path) -> RepairReport:
     """Make every story file end at a line boundary without losing a complete record."""
     report = RepairReport()
-    for path in [*story_files(out_dir), out_dir / FAILURES]:
-        if not path.is_file() or path.stat().st_size == 0:
+    for path in [*story_files(out_dir), *sorted(out_dir.glob(FAILURES_GLOB))]:
+        if path.stat().st_size == 0:
             continue
         with path.open("rb+") as f:
             size = f.seek(0, os.SEEK_END)
