@@ -31,3 +31,15 @@ prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
 
 bench:           ## run the benchmarks (JSON in bench/results/)
 	$(BIN)/python bench/bench_generate.py
+
+MODEL   ?= gpt-4o-mini
+BACKEND ?= openai
+OUT     ?= runs/stories
+BASE_URL ?=
+BASE_URL_ARG := $(if $(BASE_URL),--base-url $(BASE_URL),)
+
+generate:        ## generate N stories into OUT (MODEL, BACKEND, BASE_URL, SEED, CONFIG); resumable
+	$(STORYGEN) generate --n $(N) --seed $(SEED) --model $(MODEL) --backend $(BACKEND) $(BASE_URL_ARG) --out $(OUT) $(CONFIG_ARG)
+
+serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
+	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

@@ -40,6 +40,7 @@ def add_config_args(p: argparse.ArgumentParser, shortcuts: dict[str, str]) -> No
         "base-url": (str, "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
         "concurrency": (int, "requests in flight (config: generate.concurrency; default 64)"),
         "workers": (int, "client processes (config: generate.workers; default 1)"),
+        "port": (int, "port of the local vLLM server (config: generate.vllm.port; default 8000)"),
     }
     for flag in shortcuts:
         typ, help_text = kinds[flag]
@@ -136,6 +137,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from storygen.generate.serve import serve
+
+    return serve(config_from_args(args))
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -172,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run directory (stories.*.jsonl, run.json, ...)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "serve",
+        help="run a local vLLM OpenAI-compatible server (GPU, vllm extra)",
+        description="Start `vllm serve` with the config's generate.vllm settings, wait until it is healthy, "
+        "print its base URL, and stop it cleanly on Ctrl-C.",
+    )
+    add_config_args(p, {"model": "generate.model", "port": "generate.vllm.port"})
+    p.set_defaults(func=cmd_serve)
 
     return parser
 

@@ -85,6 +85,8 @@ class VllmConfig(Strict):
     dtype: str = "auto"
     port: int = Field(8000, ge=1, le=65535, description="port for `storygen serve`")
     host: str = "127.0.0.1"
+    chunk_size: int = Field(8192, ge=1, description="prompts handed to the engine at once (stored after each)")
+    startup_timeout_s: float = Field(1800.0, gt=0, description="how long `storygen serve` waits for /health")
 
 
 class GenerateConfig(Strict):

@@ -143,14 +143,30 @@ def run_requests(
     return run_async(main())
 
 
-def generate(config: RunConfig, out_dir: Path, show_progress: bool = True) -> dict[str, Any]:
-    factory = PromptFactory(config)
+def check_backend(config: RunConfig) -> None:
+    """Everything a backend needs that can be checked before a file is written."""
     g = config.generate
-    if g.backend == "openai":
+    if g.backend in ("openai", "openai-batch"):
         from storygen.generate.backends.openai_chat import api_key, check_base_url
 
         check_base_url(g.base_url)
         api_key(g)
+    else:
+        import importlib.util
+
+        from storygen.generate.backends.vllm_engine import VLLM_MISSING, require_gpu
+
+        if importlib.util.find_spec("vllm") is None:
+            raise StorygenError(VLLM_MISSING)
+        require_gpu()
+
+
+def generate(config: RunConfig, out_dir: Path, show_progress: bool = True) -> dict[str, Any]:
+    factory = PromptFactory(config)
+    g = config.generate
+    check_backend(config)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StorygenError(f"--out {out_dir}: exists and is not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     with DirLock(out_dir):
         check_manifest(out_dir, fingerprint(config, factory.vocab.version))

@@ -169,6 +169,9 @@ class FakeOpenAI:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "storygen"} for m in self.models or ("fake",)]
         return web.json_response({"object": "list", "data": data})
 
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="")
+
     async def stats_view(self, request: web.Request) -> web.Response:
         return web.json_response(dict(self.stats))
 
@@ -220,6 +223,10 @@ class FakeOpenAI:
         self.stats["batches"] += 1
         return web.json_response(batch)
 
+    async def list_batches(self, request: web.Request) -> web.Response:
+        data = sorted(self.batches.values(), key=lambda b: b["created_at"], reverse=True)
+        return web.json_response({"object": "list", "data": data, "has_more": False})
+
     async def get_batch(self, request: web.Request) -> web.Response:
         bid = request.match_info["bid"]
         batch = self.batches.get(bid)
@@ -258,10 +265,12 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models_list)
         app.router.add_get("/stats", self.stats_view)
+        app.router.add_get("/health", self.health)
         app.router.add_post("/v1/files", self.upload_file)
         app.router.add_get("/v1/files/{fid}", self.file_meta)
         app.router.add_get("/v1/files/{fid}/content", self.file_content)
         app.router.add_post("/v1/batches", self.create_batch)
+        app.router.add_get("/v1/batches", self.list_batches)
         app.router.add_get("/v1/batches/{bid}", self.get_batch)
         return app
 
