@@ -143,6 +143,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config_from_args(args))
 
 
+# ---------------------------------------------------------------- clean
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from storygen.clean.io import expand_inputs
+    from storygen.clean.validate import validate
+
+    config = config_from_args(args)
+    r = validate(expand_inputs(args.inputs), args.out, config, args.skip_bad, args.workers, not args.no_progress)
+    top = ", ".join(f"{k}: {v}" for k, v in list(r["reasons"].items())[:6]) or "none"
+    print(f"{r['accepted']}/{r['total']} accepted ({r['stories_per_s']:.0f} stories/s); rejected by {top}; "
+          f"report in {args.out}/report.json")  # fmt: skip
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from storygen.clean.dedup.run import dedup
+    from storygen.clean.io import expand_inputs
+
+    config = config_from_args(args)
+    r = dedup(expand_inputs(args.inputs), args.out, config, args.skip_bad, args.workers, not args.no_progress)
+    print(
+        f"{r['kept']}/{r['total']} kept: {r['exact_removed']} exact and {r['near_removed']} near duplicates "
+        f"removed in {r['clusters']} clusters ({r['stories_per_s']:.0f} stories/s); report in {args.out}/report.json"
+    )
+    return 0
+
+
+def add_clean_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or folders of *.jsonl)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--skip-bad", action="store_true", help="count and skip malformed lines instead of stopping")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_args(p, {"vocab-dir": "prompts.vocab_dir"})
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -179,6 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run directory (stories.*.jsonl, run.json, ...)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "validate",
+        help="check stories: required words, vocabulary, features, truncation, refusals, encoding",
+        description="Write accepted.jsonl, rejected.jsonl (with reasons) and report.json to --out.",
+    )
+    add_clean_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "dedup",
+        help="remove exact and near-duplicate stories (MinHash + LSH, verified with rapidfuzz)",
+        description="Write stories.jsonl (kept), removed.jsonl (with the story each duplicates) and report.json.",
+    )
+    add_clean_args(p)
+    p.set_defaults(func=cmd_dedup)
 
     p = sub.add_parser(
         "serve",

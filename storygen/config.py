@@ -113,12 +113,45 @@ class GenerateConfig(Strict):
     )
 
 
+class CleanConfig(Strict):
+    min_words: int = Field(60, ge=0, description="fewer words -> too_short")
+    max_words: int = Field(1000, ge=1, description="more words -> too_long")
+    max_paragraphs: int = Field(20, ge=1, description="more paragraphs -> too_many_paragraphs")
+    vocab_threshold: float = Field(
+        0.90, ge=0, le=1, description="least share of word tokens in the allowed vocabulary; 0 disables"
+    )
+    min_function_share: float = Field(
+        0.2, ge=0, le=1, description="least share of closed-class words (the, and, she, ...) to count as English"
+    )
+    oov_report: int = Field(100, ge=0, description="how many of the most frequent out-of-vocabulary words to rank")
+
+
+class DedupConfig(Strict):
+    shingle_size: int = Field(3, ge=1, le=16, description="words per shingle")
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations")
+    bands: int = Field(32, ge=1, description="LSH bands; bands * rows must be <= num_perm")
+    rows: int = Field(4, ge=1, description="rows per band; candidate threshold ~ (1/bands)^(1/rows)")
+    verify_threshold: float = Field(
+        0.8, gt=0, le=1, description="rapidfuzz similarity (0-1) a candidate pair needs to count as duplicate"
+    )
+    seed: int = Field(1, description="seed of the MinHash permutations")
+    max_bucket: int = Field(200, ge=2, description="larger LSH buckets are treated as near-identical text blocks")
+
+    @model_validator(mode="after")
+    def _check(self) -> DedupConfig:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands * rows ({self.bands * self.rows}) must be <= num_perm ({self.num_perm})")
+        return self
+
+
 class RunConfig(Strict):
     seed: int = Field(0, description="seed of the prompt stream")
     n: int = Field(100, ge=1, description="number of prompts")
     prompts: PromptConfig = Field(default_factory=PromptConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Cleaning: validation (`storygen validate`) and deduplication (`storygen dedup`)."""

@@ -1,0 +1,106 @@
+"""Reading story files for the cleaning stages: our Story records, or any JSON lines with a `text`
+field (e.g. a TinyStories dump), with bad lines reported by file and line number."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from storygen.errors import StorygenError
+from storygen.records import Story
+
+_STORY_FIELDS = frozenset(Story.model_fields)
+
+
+class BadLine(ValueError):
+    pass
+
+
+def text_id(text: str) -> str:
+    return "t" + hashlib.sha256(text.encode()).hexdigest()[:15]
+
+
+def parse_story(line: bytes, source: str) -> Story:
+    """One JSON line -> Story. Records with only Story fields are validated as such; anything else
+    needs a string `text`, and its other fields go to `meta` (so `words`/`features` still count)."""
+    try:
+        rec = json.loads(line)
+    except ValueError as e:
+        raise BadLine(f"not JSON ({e.msg})") from None
+    if not isinstance(rec, dict):
+        raise BadLine("not a JSON object")
+    if not isinstance(rec.get("text"), str):
+        raise BadLine("no string field 'text'")
+    if rec.keys() <= _STORY_FIELDS and "id" in rec:
+        try:
+            return Story.model_validate(rec)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise BadLine(f"field {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    meta = {k: v for k, v in rec.items() if k not in ("id", "text")}
+    sid = rec.get("id")
+    return Story(id=str(sid) if sid is not None else text_id(rec["text"]), text=rec["text"], source=source, meta=meta)
+
+
+def iter_lines(paths: list[Path]) -> Iterator[tuple[str, int, bytes]]:
+    """(file, line number, raw line) for every non-blank line of every input."""
+    for path in paths:
+        if not path.is_file():
+            raise StorygenError(f"{path}: input file not found")
+    for path in paths:
+        with path.open("rb") as f:
+            for lineno, line in enumerate(f, start=1):
+                if line.strip():
+                    yield str(path), lineno, line
+
+
+# What a directory stands for, first match wins: a generate run, validate's output, dedup's output.
+STAGE_OUTPUTS = ("stories.*.jsonl", "accepted.jsonl", "stories.jsonl")
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given; a directory stands for the stories a storygen stage wrote into it."""
+    out: list[Path] = []
+    for p in inputs:
+        if not p.is_dir():
+            out.append(p)
+            continue
+        for pattern in STAGE_OUTPUTS:
+            found = sorted(p.glob(pattern))
+            if found:
+                out.extend(found)
+                break
+        else:
+            raise StorygenError(f"{p}: no stories.*.jsonl, accepted.jsonl or stories.jsonl in this directory")
+    return out
+
+
+class AtomicDir:
+    """Write outputs into a temporary sibling directory; on success move each file into `out`.
+    On an error nothing in `out` changes."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def __enter__(self) -> Path:
+        if self.out.exists() and not self.out.is_dir():
+            raise StorygenError(f"--out {self.out}: exists and is not a directory")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self.out.mkdir(exist_ok=True)
+                for f in self.tmp.iterdir():
+                    os.replace(f, self.out / f.name)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,134 @@
+"""`storygen validate`: run every check on every story, in parallel chunks, in input order.
+
+Output in DIR: accepted.jsonl (stories with their scores), rejected.jsonl (with their reasons;
+nothing is dropped silently) and report.json (counts per reason, score summaries, and the most
+frequent out-of-vocabulary words, to improve the vocabulary with).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from storygen.clean.checks import analyse, run_checks
+from storygen.clean.io import AtomicDir, BadLine, iter_lines, parse_story
+from storygen.clean.lexicon import Lexicon, strip_clitic
+from storygen.config import CleanConfig, RunConfig, save_config
+from storygen.errors import StorygenError
+from storygen.vocab import load_vocabulary
+
+CHUNK = 2000
+
+_state: dict[str, Any] = {}
+
+
+def _init(vocab_dir: str, cfg: dict[str, Any]) -> None:
+    _state["lexicon"] = Lexicon(load_vocabulary(Path(vocab_dir)))
+    _state["cfg"] = CleanConfig.model_validate(cfg)
+
+
+def _process(chunk: list[tuple[str, int, bytes]]) -> dict[str, Any]:
+    lex: Lexicon = _state["lexicon"]
+    cfg: CleanConfig = _state["cfg"]
+    accepted, rejected, bad = [], [], []
+    reasons: Counter[str] = Counter()
+    oov: Counter[str] = Counter()
+    score_sums: Counter[str] = Counter()
+    for source, lineno, line in chunk:
+        try:
+            story = parse_story(line, source)
+        except BadLine as e:
+            bad.append((source, lineno, str(e)))
+            continue
+        doc = analyse(story, lex)
+        for word, ok in zip(doc.words, doc.allowed, strict=True):
+            if not ok:
+                oov[strip_clitic(word.lower())] += 1
+        found = run_checks(doc, cfg, lex)
+        story.scores.update(doc.scores)
+        story.reasons = found
+        score_sums.update(doc.scores)
+        if found:
+            reasons.update(set(found))
+            rejected.append(story.model_dump_json().encode())
+        else:
+            accepted.append(story.model_dump_json().encode())
+    return {"accepted": accepted, "rejected": rejected, "bad": bad, "reasons": reasons, "oov": oov, "sums": score_sums}
+
+
+def _chunks(it: Iterator[tuple[str, int, bytes]], size: int) -> Iterator[list[tuple[str, int, bytes]]]:
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def validate(
+    inputs: list[Path], out: Path, config: RunConfig, skip_bad: bool = False, workers: int | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    load_vocabulary(config.prompts.vocab_dir)  # a bad vocabulary fails here, before any work
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    totals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    oov: Counter[str] = Counter()
+    sums: Counter[str] = Counter()
+    bad_lines: list[tuple[str, int, str]] = []
+    init_args = (str(config.prompts.vocab_dir), config.clean.model_dump())
+    chunks = _chunks(iter_lines(inputs), CHUNK)
+    with AtomicDir(out) as tmp, (tmp / "accepted.jsonl").open("wb") as acc, (tmp / "rejected.jsonl").open("wb") as rej:
+        if workers > 1:
+            ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+            pool = ctx.Pool(workers, initializer=_init, initargs=init_args)
+            results = pool.imap(_process, chunks)
+        else:
+            _init(*init_args)
+            pool, results = None, map(_process, chunks)
+        try:
+            bar = tqdm(unit="story", disable=not show_progress, mininterval=0.5)
+            for r in results:
+                if r["bad"] and not skip_bad:
+                    source, lineno, msg = r["bad"][0]
+                    raise StorygenError(f"{source}:{lineno}: {msg}; fix the line or pass --skip-bad")
+                bad_lines.extend(r["bad"])
+                acc.write(b"".join(line + b"\n" for line in r["accepted"]))
+                rej.write(b"".join(line + b"\n" for line in r["rejected"]))
+                totals["accepted"] += len(r["accepted"])
+                totals["rejected"] += len(r["rejected"])
+                reasons.update(r["reasons"])
+                oov.update(r["oov"])
+                sums.update(r["sums"])
+                bar.update(len(r["accepted"]) + len(r["rejected"]))
+            bar.close()
+        finally:
+            if pool is not None:
+                pool.terminate()
+        total = totals["accepted"] + totals["rejected"]
+        if total == 0:
+            raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
+        seconds = time.perf_counter() - started
+        report = {
+            "inputs": [str(p) for p in inputs],
+            "total": total,
+            "accepted": totals["accepted"],
+            "rejected": totals["rejected"],
+            "reasons": dict(reasons.most_common()),
+            "bad_lines": len(bad_lines),
+            "bad_line_examples": [f"{s}:{n}: {m}" for s, n, m in bad_lines[:10]],
+            "mean_scores": {k: round(v / total, 4) for k, v in sorted(sums.items())},
+            "vocab_threshold": config.clean.vocab_threshold,
+            "top_oov": [[w, c] for w, c in oov.most_common(config.clean.oov_report)],
+            "seconds": round(seconds, 3),
+            "stories_per_s": round(total / seconds, 1),
+        }
+        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        save_config(config, tmp / "config.yaml")
+    return report
