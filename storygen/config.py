@@ -129,13 +129,15 @@ class CleanConfig(Strict):
 class DedupConfig(Strict):
     shingle_size: int = Field(3, ge=1, le=16, description="words per shingle")
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations")
-    bands: int = Field(32, ge=1, description="LSH bands; bands * rows must be <= num_perm")
-    rows: int = Field(4, ge=1, description="rows per band; candidate threshold ~ (1/bands)^(1/rows)")
+    bands: int = Field(25, ge=1, description="LSH bands; bands * rows must be <= num_perm")
+    rows: int = Field(5, ge=1, description="rows per band; candidate threshold ~ (1/bands)^(1/rows)")
     verify_threshold: float = Field(
-        0.8, gt=0, le=1, description="rapidfuzz similarity (0-1) a candidate pair needs to count as duplicate"
+        0.85, gt=0, le=1, description="rapidfuzz similarity (0-1) a candidate pair needs to count as duplicate"
+    )
+    min_estimate: float = Field(
+        0.2, ge=0, le=1, description="candidates whose signatures agree on less than this share skip rapidfuzz"
     )
     seed: int = Field(1, description="seed of the MinHash permutations")
-    max_bucket: int = Field(200, ge=2, description="larger LSH buckets are treated as near-identical text blocks")
 
     @model_validator(mode="after")
     def _check(self) -> DedupConfig:

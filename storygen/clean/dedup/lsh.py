@@ -1,0 +1,48 @@
+"""LSH banding: stories whose signatures agree on every row of some band become candidate pairs.
+
+For each band the rows are folded into one 64-bit key; sorting the keys puts equal keys side by
+side, and each member of a run of equal keys is paired with the run's first member (a star, not all
+pairs: union-find joins the rest). The chance that a pair of Jaccard similarity s becomes a
+candidate is 1 - (1 - s^rows)^bands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_C = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    cols = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+    key = np.zeros(len(sig), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(rows):
+            key = (key ^ cols[:, j]) * _C + np.uint64(j + 1)
+    return key
+
+
+def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array."""
+    found = []
+    for band in range(bands):
+        keys = band_keys(sig, band, rows)
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        same = sk[1:] == sk[:-1]
+        if not same.any():
+            continue
+        run_start = np.concatenate(([True], ~same))  # first element of each run of equal keys
+        first = order[np.maximum.accumulate(np.where(run_start, np.arange(len(sk)), 0))]
+        members = np.flatnonzero(~run_start)
+        i, j = first[members], order[members]
+        found.append(np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    packed = np.unique(pairs[:, 0] << 32 | pairs[:, 1])
+    return np.stack([packed >> 32, packed & 0xFFFFFFFF], axis=1)
+
+
+def candidate_probability(s: float, bands: int, rows: int) -> float:
+    return 1 - (1 - s**rows) ** bands

@@ -1,0 +1,226 @@
+"""`storygen dedup`: exact, then near-duplicate removal, in three passes over the input.
+
+1. signatures  worker processes parse each chunk of lines into (id, exact key, MinHash signature);
+               the parent keeps only these compact arrays (1M stories x 128 perms = 512 MB).
+2. candidates  exact duplicates group by key; among the exact-unique stories, LSH banding proposes
+               near pairs; a second read loads the texts of candidate stories only, and rapidfuzz
+               keeps the pairs at or above verify_threshold; union-find makes clusters.
+3. write       one story kept per cluster (the smallest id), kept lines copied byte for byte to
+               stories.jsonl, the others to removed.jsonl with the story they duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import resource
+import time
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from storygen.clean.dedup.lsh import candidate_pairs, candidate_probability
+from storygen.clean.dedup.minhash import MinHasher, exact_key, normalise
+from storygen.clean.dedup.verify import UnionFind, similarity
+from storygen.clean.io import AtomicDir, BadLine, iter_lines, parse_story, text_id
+from storygen.config import DedupConfig, RunConfig, save_config
+from storygen.errors import StorygenError
+
+CHUNK = 4000
+_state: dict[str, Any] = {}
+
+
+def id_and_text(line: bytes) -> tuple[str, str]:
+    """The two fields dedup needs, without building a full record."""
+    try:
+        rec = json.loads(line)
+    except ValueError as e:
+        raise BadLine(f"not JSON ({e.msg})") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+        raise BadLine("no string field 'text'")
+    sid = rec.get("id")
+    return (str(sid) if sid is not None else text_id(rec["text"])), rec["text"]
+
+
+def _init(cfg: dict[str, Any]) -> None:
+    c = DedupConfig.model_validate(cfg)
+    _state["hasher"] = MinHasher(c.num_perm, c.shingle_size, c.seed)
+
+
+def _signatures(
+    chunk: list[tuple[str, int, bytes]],
+) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, int, str]]]:
+    ids, texts, bad = [], [], []
+    for source, lineno, line in chunk:
+        try:
+            sid, text = id_and_text(line)
+        except BadLine as e:
+            bad.append((source, lineno, str(e)))
+            continue
+        ids.append(sid)
+        texts.append(text)
+    keys = np.array([exact_key(t) for t in texts], dtype=np.uint64)
+    return ids, keys, _state["hasher"].signatures(texts), bad
+
+
+def _chunks(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _good_lines(inputs: list[Path], bad: set[tuple[str, int]]) -> Iterator[tuple[int, bytes]]:
+    """(story index, line) in input order, skipping the lines pass 1 found bad."""
+    index = 0
+    for source, lineno, line in iter_lines(inputs):
+        if (source, lineno) in bad:
+            continue
+        yield index, line
+        index += 1
+
+
+def dedup(
+    inputs: list[Path], out: Path, config: RunConfig, skip_bad: bool = False, workers: int | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    cfg = config.dedup
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+
+    # ---- pass 1: ids, exact keys, signatures
+    ids: list[str] = []
+    keys_parts, sig_parts = [], []
+    bad: list[tuple[str, int, str]] = []
+    chunks = _chunks(iter_lines(inputs), CHUNK)
+    if workers > 1:
+        pool = mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers, _init, (cfg.model_dump(),))
+        results = pool.imap(_signatures, chunks)
+    else:
+        _init(cfg.model_dump())
+        pool, results = None, map(_signatures, chunks)
+    try:
+        bar = tqdm(desc="signatures", unit="story", disable=not show_progress, mininterval=0.5)
+        for chunk_ids, keys, sig, chunk_bad in results:
+            if chunk_bad and not skip_bad:
+                source, lineno, msg = chunk_bad[0]
+                raise StorygenError(f"{source}:{lineno}: {msg}; fix the line or pass --skip-bad")
+            bad.extend(chunk_bad)
+            ids.extend(chunk_ids)
+            keys_parts.append(keys)
+            sig_parts.append(sig)
+            bar.update(len(chunk_ids))
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.terminate()
+    n = len(ids)
+    if n == 0:
+        raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
+    keys = np.concatenate(keys_parts)
+    sig = np.concatenate(sig_parts)
+    t_sig = time.perf_counter() - started
+
+    # ---- exact duplicates: keep the smallest id per key
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(n)
+    order = np.lexsort((id_rank, keys))  # by key, then by id
+    sk = keys[order]
+    first_of_run = np.concatenate(([True], sk[1:] != sk[:-1]))
+    keeper = order[np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))]
+    exact_of = np.full(n, -1, dtype=np.int64)
+    dup_positions = np.flatnonzero(~first_of_run)
+    exact_of[order[dup_positions]] = keeper[dup_positions]
+    unique = np.flatnonzero(exact_of < 0)
+
+    # ---- near duplicates among exact-unique stories
+    pairs = candidate_pairs(sig[unique], cfg.bands, cfg.rows)
+    pairs = unique[pairs] if len(pairs) else pairs
+    n_candidates = len(pairs)
+    if len(pairs):  # the signatures' own Jaccard estimate drops chance collisions before rapidfuzz
+        estimate = np.concatenate([
+            (sig[pairs[k : k + 65536, 0]] == sig[pairs[k : k + 65536, 1]]).mean(axis=1)
+            for k in range(0, len(pairs), 65536)
+        ])  # fmt: skip
+        pairs = pairs[estimate >= cfg.min_estimate]
+    need = set(np.unique(pairs).tolist()) if len(pairs) else set()
+    bad_set = {(s, ln) for s, ln, _ in bad}
+    texts: dict[int, str] = {}
+    if need:
+        for index, line in _good_lines(inputs, bad_set):
+            if index in need:
+                texts[index] = normalise(id_and_text(line)[1])
+    uf = UnionFind()
+    verified: list[tuple[int, int, float]] = []
+    for i, j in tqdm(pairs.tolist(), desc="verify", disable=not show_progress or len(pairs) < 1000, mininterval=0.5):
+        score = similarity(texts[i], texts[j])
+        if score >= cfg.verify_threshold:
+            verified.append((i, j, score))
+            uf.union(i, j)
+    near_of = np.full(n, -1, dtype=np.int64)
+    clusters = uf.clusters()
+    for members in clusters.values():
+        keep = min(members, key=lambda m: ids[m])
+        for m in members:
+            if m != keep:
+                near_of[m] = keep
+
+    # ---- pass 3: write
+    removed_exact = int((exact_of >= 0).sum())
+    removed_near = int((near_of >= 0).sum())
+    with (
+        AtomicDir(out) as tmp,
+        (tmp / "stories.jsonl").open("wb") as kept_f,
+        (tmp / "removed.jsonl").open("wb") as rem_f,
+    ):
+        for index, line in _good_lines(inputs, bad_set):
+            if exact_of[index] < 0 and near_of[index] < 0:
+                kept_f.write(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            story = parse_story(line, "")
+            if exact_of[index] >= 0:
+                story.reasons = [*story.reasons, "exact_duplicate"]
+                story.meta["duplicate_of"] = ids[exact_of[index]]
+            else:
+                story.reasons = [*story.reasons, "near_duplicate"]
+                story.meta["duplicate_of"] = ids[near_of[index]]
+            rem_f.write(story.model_dump_json().encode() + b"\n")
+        seconds = time.perf_counter() - started
+        samples = sorted(verified, key=lambda v: v[2])[:: max(1, len(verified) // 10)][:10]
+        report = {
+            "inputs": [str(p) for p in inputs],
+            "total": n,
+            "kept": n - removed_exact - removed_near,
+            "exact_removed": removed_exact,
+            "near_removed": removed_near,
+            "clusters": sum(1 for m in clusters.values() if len(m) > 1),
+            "candidate_pairs": n_candidates,
+            "pairs_checked": len(pairs),
+            "verified_pairs": len(verified),
+            "bad_lines": len(bad),
+            "params": {
+                **cfg.model_dump(),
+                "candidate_threshold": round((1 / cfg.bands) ** (1 / cfg.rows), 3),
+                "p_candidate_at_0.8": round(candidate_probability(0.8, cfg.bands, cfg.rows), 4),
+            },
+            "sample_pairs": [
+                {
+                    "kept": ids[i],
+                    "removed": ids[j] if ids[i] < ids[j] else ids[i],
+                    "similarity": round(s, 3),
+                    "text_a": texts[i][:160],
+                    "text_b": texts[j][:160],
+                }
+                for i, j, s in samples
+            ],
+            "seconds": round(seconds, 3),
+            "signature_seconds": round(t_sig, 3),
+            "stories_per_s": round(n / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        save_config(config, tmp / "config.yaml")
+    return report
