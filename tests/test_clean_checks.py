@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+
+from storygen.clean.checks import analyse, run_checks
+from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic, tokens
+from storygen.config import CleanConfig
+from storygen.paths import VOCAB_DIR
+from storygen.records import Prompt, Story, Words
+from storygen.vocab import load_vocabulary
+
+LEX = Lexicon(load_vocabulary(VOCAB_DIR))
+CFG = CleanConfig(min_words=10)
+FRENCH = "Il était une fois un petit chien qui aimait courir dans le parc avec ses amis tous les jours. " * 2
+GOOD = (
+    "Once upon a time, there was a little dog named Max. Max liked to run in the park.\n\n"
+    'One day, Max saw a big red ball. "Can I play with it?" he asked. His friend said, "Yes!"\n\n'
+    "They played all day and were very happy."
+)
+
+
+def story(
+    text: str = GOOD, verb: str = "run", noun: str = "ball", adjective: str = "big", features=("dialogue",), **kw
+) -> Story:
+    words = Words(verb=verb, noun=noun, adjective=adjective)
+    prompt = Prompt(
+        id="p", index=0, seed=0, template="default", vocab_version="v", words=words, features=list(features), text="p"
+    )
+    return Story(id="s", text=text, prompt=prompt, **kw)
+
+
+def reasons(s: Story, cfg: CleanConfig = CFG) -> list[str]:
+    return run_checks(analyse(s, LEX), cfg, LEX)
+
+
+def test_a_good_story_passes_and_gets_scores():
+    doc = analyse(story(), LEX)
+    assert run_checks(doc, CFG, LEX) == []
+    assert doc.scores["vocab_compliance"] == 1.0 and doc.scores["words"] == len(tokens(GOOD))
+    assert 0 < doc.scores["reading_age"] < 8 and doc.scores["mean_zipf"] > 5
+
+
+@pytest.mark.parametrize(
+    ("text_word", "base"),
+    [("decorated", "decorate"), ("decorating", "decorate"), ("cats", "cat"), ("bigger", "big"), ("biggest", "big"),
+     ("went", "go"), ("ran", "run"), ("mice", "mouse"), ("children", "child"), ("flew", "fly"), ("happily", "happy")],
+)  # fmt: skip
+def test_required_words_in_any_inflection(text_word, base):
+    assert LEX.uses({text_word}, base)
+
+
+def test_missing_words_are_named():
+    s = story(verb="decorate", noun="cat", adjective="tiny")
+    assert set(reasons(s)) >= {"missing_verb", "missing_noun", "missing_adjective"}
+    s = story(text=GOOD.replace("run", "ran").replace("ball", "balls"))
+    assert "missing_verb" not in reasons(s) and "missing_noun" not in reasons(s)
+
+
+def test_checks_needing_the_prompt_are_skipped_without_it():
+    s = Story(id="x", text=GOOD.replace('"', ""))
+    assert reasons(s) == []
+
+
+def test_clitics_and_names():
+    assert strip_clitic("don't") == "do" and strip_clitic("lily's") == "lily" and strip_clitic("can't") == "can"
+    assert LEX.allowed_token("Lily's") and LEX.allowed_token("don't") and LEX.allowed_token("I'm")
+    assert LEX.allowed_token("7") and not LEX.allowed_token("photosynthesis")
+    assert "go" in lemmas_of("went")
+
+
+def test_vocabulary_compliance_threshold():
+    hard = GOOD + " Nevertheless, the ostentatious philosopher contemplated ephemeral epistemology incessantly."
+    doc = analyse(story(text=hard), LEX)
+    assert doc.scores["vocab_compliance"] < 0.95
+    assert "low_vocab_compliance" in run_checks(doc, CleanConfig(min_words=10, vocab_threshold=0.95), LEX)
+    assert "low_vocab_compliance" not in run_checks(doc, CleanConfig(min_words=10, vocab_threshold=0), LEX)
+
+
+@pytest.mark.parametrize(
+    ("text", "finish", "reason"),
+    [
+        (GOOD.replace('"', ""), "stop", "no_dialogue"),
+        (GOOD[:-1] + " and then they", "stop", "truncated"),
+        (GOOD, "length", "truncated"),
+        ("As an AI language model, I cannot write that. " + GOOD, "stop", "refusal"),
+        ("Here is a short story about a dog:\n\n" + GOOD, "stop", "meta_text"),
+        ("## The Dog\n\n" + GOOD, "stop", "markup"),
+        ("- one\n- two\n" + GOOD, "stop", "markup"),
+        (GOOD + " He didnâ€™t stop.", "stop", "bad_encoding"),
+        (GOOD + " 🐶", "stop", "unexpected_chars"),
+        (FRENCH, "stop", "not_english"),
+        ("The dog ran.", "stop", "too_short"),
+        ("", "stop", "empty"),
+    ],
+)  # fmt: skip
+def test_each_check_flags_its_problem(text, finish, reason):
+    assert reason in reasons(story(text=text, finish_reason=finish))
+
+
+def test_too_long_and_too_many_paragraphs():
+    assert "too_long" in reasons(story(), CleanConfig(min_words=1, max_words=10))
+    assert "too_many_paragraphs" in reasons(story(), CleanConfig(min_words=1, max_paragraphs=2))

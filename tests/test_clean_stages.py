@@ -1,0 +1,117 @@
+"""`storygen validate` and `storygen dedup` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from storygen.testing.corpus import CorpusMaker
+from tests.test_clean_checks import GOOD, story
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "storygen", *args, "--no-progress"], capture_output=True, text=True)
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_validate_splits_and_reports(tmp_path: Path):
+    good = story().model_dump(mode="json")
+    bad = story(text=GOOD.replace('"', "")).model_dump(mode="json") | {"id": "s2"}
+    hard = " Photosynthesis seemed ostentatious, bureaucratic, melancholic, and thoroughly incomprehensible."
+    plain = {"text": GOOD + hard, "source": "elsewhere"}  # no id, no prompt
+    inp = write_jsonl(tmp_path / "in.jsonl", [good, bad, plain])
+    r = run("validate", str(inp), "--out", str(tmp_path / "v"), "--workers", "1", "--set", "clean.min_words=10")
+    assert r.returncode == 0, r.stderr
+    accepted = [json.loads(x) for x in (tmp_path / "v/accepted.jsonl").read_text().splitlines()]
+    rejected = [json.loads(x) for x in (tmp_path / "v/rejected.jsonl").read_text().splitlines()]
+    assert [a["id"] for a in accepted] == ["s"] and accepted[0]["scores"]["vocab_compliance"] == 1.0
+    assert {x["id"]: x["reasons"] for x in rejected}["s2"] == ["no_dialogue"]
+    report = json.loads((tmp_path / "v/report.json").read_text())
+    assert (report["total"], report["accepted"], report["rejected"]) == (3, 1, 2)
+    assert report["reasons"]["no_dialogue"] == 1 and report["reasons"]["low_vocab_compliance"] == 1
+    assert dict(report["top_oov"])["photosynthesis"] == 1
+
+
+def test_validate_bad_input(tmp_path: Path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"text": GOOD}) + "\n{broken\n" + json.dumps({"id": 3}) + "\n")
+    r = run("validate", str(inp), "--out", str(tmp_path / "v"))
+    assert r.returncode == 2 and "in.jsonl:2: not JSON" in r.stderr and not (tmp_path / "v").exists()
+    r = run("validate", str(inp), "--out", str(tmp_path / "v"), "--skip-bad")
+    assert r.returncode == 0
+    assert json.loads((tmp_path / "v/report.json").read_text())["bad_lines"] == 2
+    r = run("validate", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "w"))
+    assert r.returncode == 2 and "missing.jsonl: input file not found" in r.stderr
+
+
+def test_validate_is_the_same_with_one_or_two_workers(tmp_path: Path):
+    maker = CorpusMaker(3)
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": f"s{i}", "text": maker.story()} for i in range(5000)])
+    run("validate", str(inp), "--out", str(tmp_path / "a"), "--workers", "1")
+    run("validate", str(inp), "--out", str(tmp_path / "b"), "--workers", "2")
+    for name in ("accepted.jsonl", "rejected.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> tuple[Path, list]:
+    tmp = tmp_path_factory.mktemp("dedup")
+    texts, planted = CorpusMaker(0).corpus(6000, 0.2, ("exact", "chars_1", "words_5", "reorder", "chars_2", "words_10"))
+    # ids in shuffled order so "smallest id" is not simply "first seen"
+    records = [{"id": f"s{(i * 7919) % 100003:06d}", "text": t} for i, t in enumerate(texts)]
+    write_jsonl(tmp / "in.jsonl", records)
+    return tmp, [(records[p.index]["id"], records[p.original]["id"], p.kind) for p in planted]
+
+
+def test_dedup_recall_and_precision_on_planted_duplicates(planted):
+    tmp, truth = planted
+    r = run("dedup", str(tmp / "in.jsonl"), "--out", str(tmp / "d"))
+    assert r.returncode == 0, r.stderr
+    removed = {json.loads(x)["id"]: json.loads(x) for x in (tmp / "d/removed.jsonl").read_text().splitlines()}
+    kept = [json.loads(x)["id"] for x in (tmp / "d/stories.jsonl").read_text().splitlines()]
+    assert len(kept) + len(removed) == 6000 and not set(kept) & set(removed)
+    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    pair_ids = set()
+    for copy_id, orig_id, kind in truth:
+        pair_ids |= {copy_id, orig_id}
+        got = copy_id in removed or orig_id in removed  # one of the two must go; the smaller id stays
+        hits[kind][0] += got
+        hits[kind][1] += 1
+    recall = {k: h / n for k, (h, n) in hits.items()}
+    assert (
+        recall["exact"] == 1.0 and recall["chars_1"] >= 0.95 and recall["words_5"] >= 0.95 and recall["reorder"] >= 0.95
+    )
+    assert recall["chars_2"] >= 0.7 and recall["words_10"] >= 0.75
+    false = [i for i in removed if i not in pair_ids]
+    assert len(false) / len(removed) <= 0.01  # precision >= 0.99
+    for rec in removed.values():  # the kept one is the smallest id of its cluster
+        assert rec["meta"]["duplicate_of"] < rec["id"] and rec["reasons"][-1] in ("exact_duplicate", "near_duplicate")
+    report = json.loads((tmp / "d/report.json").read_text())
+    assert report["exact_removed"] + report["near_removed"] == len(removed) and report["sample_pairs"]
+
+
+def test_dedup_is_deterministic_and_worker_independent(planted):
+    tmp, _ = planted
+    run("dedup", str(tmp / "in.jsonl"), "--out", str(tmp / "e1"), "--workers", "1")
+    run("dedup", str(tmp / "in.jsonl"), "--out", str(tmp / "e2"), "--workers", "2")
+    assert (tmp / "e1/stories.jsonl").read_bytes() == (tmp / "e2/stories.jsonl").read_bytes()
+    assert (tmp / "e1/removed.jsonl").read_bytes() == (tmp / "e2/removed.jsonl").read_bytes()
+
+
+def test_dedup_bad_input(tmp_path: Path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"text": GOOD}) + "\n[1, 2]\n")
+    r = run("dedup", str(inp), "--out", str(tmp_path / "d"))
+    assert r.returncode == 2 and "in.jsonl:2: no string field 'text'" in r.stderr and not (tmp_path / "d").exists()
+    assert run("dedup", str(inp), "--out", str(tmp_path / "d"), "--skip-bad").returncode == 0
+    r = run("dedup", str(inp), "--out", str(tmp_path / "x"), "--set", "dedup.bands=64")
+    assert r.returncode == 2 and "bands * rows (320) must be <= num_perm (128)" in r.stderr
