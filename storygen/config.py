@@ -118,7 +118,7 @@ class CleanConfig(Strict):
     max_words: int = Field(1000, ge=1, description="more words -> too_long")
     max_paragraphs: int = Field(20, ge=1, description="more paragraphs -> too_many_paragraphs")
     vocab_threshold: float = Field(
-        0.90, ge=0, le=1, description="least share of word tokens in the allowed vocabulary; 0 disables"
+        0.85, ge=0, le=1, description="least share of word tokens in the allowed vocabulary; 0 disables"
     )
     min_function_share: float = Field(
         0.2, ge=0, le=1, description="least share of closed-class words (the, and, she, ...) to count as English"

@@ -100,3 +100,18 @@ def test_each_check_flags_its_problem(text, finish, reason):
 def test_too_long_and_too_many_paragraphs():
     assert "too_long" in reasons(story(), CleanConfig(min_words=1, max_words=10))
     assert "too_many_paragraphs" in reasons(story(), CleanConfig(min_words=1, max_paragraphs=2))
+
+
+def test_default_threshold_separates_simple_from_hard_stories():
+    """tests/data/style_sample.jsonl: hand-written stories in TinyStories' style and stories that drift into
+    hard words. The default threshold must accept every simple one and flag every hard one."""
+    import json
+
+    from storygen.paths import PROJECT_ROOT
+
+    cfg = CleanConfig()
+    for line in (PROJECT_ROOT / "tests/data/style_sample.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        doc = analyse(Story(id=rec["id"], text=rec["text"]), LEX)
+        flagged = "low_vocab_compliance" in run_checks(doc, cfg, LEX)
+        assert flagged == (rec["kind"] == "hard"), (rec["id"], doc.scores["vocab_compliance"])
