@@ -27,7 +27,7 @@ def test_validate_splits_and_reports(tmp_path: Path):
     good = story().model_dump(mode="json")
     bad = story(text=GOOD.replace('"', "")).model_dump(mode="json") | {"id": "s2"}
     hard = " Photosynthesis seemed ostentatious, bureaucratic, melancholic, and thoroughly incomprehensible."
-    plain = {"text": GOOD + hard, "source": "elsewhere"}  # no id, no prompt
+    plain = {"text": GOOD + hard * 2, "source": "elsewhere"}  # no id, no prompt
     inp = write_jsonl(tmp_path / "in.jsonl", [good, bad, plain])
     r = run("validate", str(inp), "--out", str(tmp_path / "v"), "--workers", "1", "--set", "clean.min_words=10")
     assert r.returncode == 0, r.stderr
@@ -38,7 +38,7 @@ def test_validate_splits_and_reports(tmp_path: Path):
     report = json.loads((tmp_path / "v/report.json").read_text())
     assert (report["total"], report["accepted"], report["rejected"]) == (3, 1, 2)
     assert report["reasons"]["no_dialogue"] == 1 and report["reasons"]["low_vocab_compliance"] == 1
-    assert dict(report["top_oov"])["photosynthesis"] == 1
+    assert dict(report["top_oov"])["photosynthesis"] == 2
 
 
 def test_validate_bad_input(tmp_path: Path):

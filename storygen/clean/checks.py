@@ -5,11 +5,13 @@ stories that have none (imported text)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from storygen.clean.lexicon import Lexicon, tokens
-from storygen.clean.readability import fk_grade, mean_zipf, reading_age, sentence_count
+from storygen.clean.lexicon import Lexicon, tokens, word_of
+from storygen.clean.readability import fk_grade, reading_age, sentence_count
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
 
@@ -19,11 +21,18 @@ class Doc:
     """A story with what several checks need, computed once."""
 
     story: Story
-    words: list[str]
-    lower: set[str]
-    allowed: list[bool]
+    text_lower: str
+    n_words: int
+    counts: Counter[str]  # word form -> occurrences
+    oov: list[tuple[str, int]]  # forms outside the vocabulary, with their counts
+    closed_class_words: int
     paragraphs: int
     scores: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def lower(self) -> set[str]:
+        """Lowercase words (quote marks removed); only the required-words check needs them."""
+        return {word_of(w).lower() for w in self.counts}
 
 
 def story_words(story: Story) -> Words | None:
@@ -41,17 +50,32 @@ def story_features(story: Story) -> list[str] | None:
 
 
 def analyse(story: Story, lexicon: Lexicon) -> Doc:
-    words = tokens(story.text)
-    allowed = [lexicon.allowed_token(w) for w in words]
+    counts = Counter(tokens(story.text))
+    info = lexicon.cache.get
+    n = allowed = syl = closed = 0
+    zipf_sum = 0.0
+    oov = []
+    for form, c in counts.items():
+        ok, s, z, cc = info(form) or lexicon.info(form)
+        if not s:  # a lone quote mark is no word
+            continue
+        n += c
+        syl += s * c
+        zipf_sum += z * c
+        if ok:
+            allowed += c
+        else:
+            oov.append((form, c))
+        if cc:
+            closed += c
     paragraphs = sum(1 for p in re.split(r"\n\s*\n", story.text) if p.strip())
-    doc = Doc(story, words, {w.lower() for w in words}, allowed, paragraphs)
-    n = len(words)
-    grade = fk_grade(words, sentence_count(story.text))
+    doc = Doc(story, story.text.lower(), n, counts, oov, closed, paragraphs)
+    grade = fk_grade(n, sentence_count(story.text), syl)
     doc.scores = {
         "words": float(n),
-        "vocab_compliance": round(sum(allowed) / n, 4) if n else 0.0,
+        "vocab_compliance": round(allowed / n, 4) if n else 0.0,
         "fk_grade": round(grade, 3),
-        "mean_zipf": round(mean_zipf(words), 3),
+        "mean_zipf": round(zipf_sum / n, 3) if n else 0.0,
         "reading_age": round(reading_age(grade), 3),
     }
     return doc
@@ -63,12 +87,12 @@ Check = Callable[[Doc, CleanConfig, Lexicon], list[str]]
 
 
 def check_empty(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    return ["empty"] if not doc.words else []
+    return ["empty"] if not doc.n_words else []
 
 
 def check_required_words(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     words = story_words(doc.story)
-    if words is None or not doc.words:
+    if words is None or not doc.n_words:
         return []
     return [
         f"missing_{role}"
@@ -78,7 +102,7 @@ def check_required_words(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 
 
 def check_vocabulary(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    if not doc.words or cfg.vocab_threshold <= 0:
+    if not doc.n_words or cfg.vocab_threshold <= 0:
         return []
     return ["low_vocab_compliance"] if doc.scores["vocab_compliance"] < cfg.vocab_threshold else []
 
@@ -94,9 +118,9 @@ def check_dialogue(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 
 
 def check_length(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    if not doc.words:
+    if not doc.n_words:
         return []
-    n = len(doc.words)
+    n = doc.n_words
     reasons = []
     if n < cfg.min_words:
         reasons.append("too_short")
@@ -107,73 +131,78 @@ def check_length(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     return reasons
 
 
-_FINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_CLOSERS = "\"'”’)]"
 
 
 def check_truncated(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     if doc.story.finish_reason == "length":
         return ["truncated"]
-    if doc.words and not _FINAL.search(doc.story.text):
+    if doc.n_words and doc.story.text.rstrip().rstrip(_CLOSERS)[-1:] not in (".", "!", "?", "…"):
         return ["truncated"]
     return []
 
 
+# Matched against the lowercased text (cheaper than re.IGNORECASE over long alternations).
 _REFUSAL = re.compile(
-    r"\b(as an ai\b|as a language model|i(?:'m| am) sorry,? but|i can(?:not|'t) (?:write|help|create|fulfil)"
-    r"|i(?:'m| am) unable to|i won't be able to)",
-    re.IGNORECASE,
+    r"as an ai\b|as a language model|i(?:'m| am) sorry,? but|i can(?:not|'t) (?:write|help|create|fulfil)"
+    r"|i(?:'m| am) unable to|i won't be able to"
 )
-_META = re.compile(
-    r"^\s*(?:sure[,!.]|certainly[,!.]|of course[,!.]|title\s*:|story\s*:"
-    r"|here(?:'s| is) (?:a|the|your) (?:short )?story)"
-    r"|\b(?:i hope you (?:enjoy|like)|let me know if|word count\s*:"
-    r"|this story (?:uses|includes|has) the (?:verb|noun|word))",
-    re.IGNORECASE | re.MULTILINE,
+_META_START = re.compile(
+    r"(?:sure[,!.]|certainly[,!.]|of course[,!.]|title\s*:|story\s*:|here(?:'s| is) (?:a|the|your) (?:short )?story)"
+)
+_META_ANYWHERE = re.compile(
+    r"i hope you (?:enjoy|like)|let me know if|word count\s*:|this story (?:uses|includes|has) the (?:verb|noun|word)"
 )
 
 
 def check_refusal_and_meta(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    text = doc.story.text
+    low = doc.text_lower
     reasons = []
-    if _REFUSAL.search(text):
+    if _REFUSAL.search(low):
         reasons.append("refusal")
-    if _META.search(text):
+    starts = (line.lstrip() for line in low.split("\n"))
+    if _META_ANYWHERE.search(low) or any(_META_START.match(line) for line in starts if line):
         reasons.append("meta_text")
     return reasons
 
 
-_MARKUP = re.compile(
-    r"^\s*(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s|```|>\s)|\*\*[^*]+\*\*|__[^_]+__|</?[a-zA-Z][^>]*>", re.MULTILINE
-)
+_MARKUP_LINE = re.compile(r"(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s|```|>\s)")
+_MARKUP_INLINE = re.compile(r"\*\*[^*]+\*\*|__[^_]+__|</?[a-zA-Z][^>]*>")
 
 
 def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    return ["markup"] if _MARKUP.search(doc.story.text) else []
+    text = doc.story.text
+    if _MARKUP_INLINE.search(text) or any(_MARKUP_LINE.match(line.lstrip()) for line in text.split("\n")):
+        return ["markup"]
+    return []
 
 
 _MOJIBAKE = re.compile(r"â€|Ã[\x80-\xbf¡-ÿ]|Â[\x80-\xbf ]|\ufffd|ï»¿")
-_ALLOWED_CHARS = re.compile(r"[A-Za-z0-9\s.,!?;:'\"“”‘’()\-–—…]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_UNEXPECTED = re.compile(r"[^A-Za-z0-9 \n\t\r.,!?;:'\"“”‘’()\-–—…]")
 
 
 def check_encoding(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
+    if not _UNEXPECTED.search(text):  # the common case: only letters, digits, punctuation, spaces
+        return []
     reasons = []
-    if _MOJIBAKE.search(text) or any(ord(c) < 32 and c not in "\n\t\r" for c in text):
+    if _MOJIBAKE.search(text) or _CONTROL.search(text):
         reasons.append("bad_encoding")
-    if _ALLOWED_CHARS.sub("", text):
-        reasons.append("unexpected_chars")
+    reasons.append("unexpected_chars")
     return reasons
 
 
 def check_english(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    if len(doc.words) < 20:
+    if doc.n_words < 20:
         return []
-    letters = sum(c.isalpha() for c in doc.story.text)
-    ascii_letters = sum(c.isascii() and c.isalpha() for c in doc.story.text)
-    function = sum(1 for w in doc.words if w.lower() in lex.closed_class)
-    if ascii_letters < 0.9 * letters or function / len(doc.words) < cfg.min_function_share:
-        return ["not_english"]
-    return []
+    text = doc.story.text
+    if not text.isascii():  # letters outside ASCII (other scripts) may be at most 10% of the letters
+        foreign = sum(1 for c in _NON_ASCII.findall(text) if c.isalpha())
+        if foreign > 0.1 * sum(len(w) * c for w, c in doc.counts.items()):
+            return ["not_english"]
+    return ["not_english"] if doc.closed_class_words / doc.n_words < cfg.min_function_share else []
 
 
 CHECKS: tuple[Check, ...] = (

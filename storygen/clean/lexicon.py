@@ -10,13 +10,16 @@ dict hit.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from storygen.vocab import Vocabulary
 
-# A word: letters, with inner apostrophes or hyphens ("don't", "Lily's", "ice-cream"); or a number.
-_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*(?:-[A-Za-z]+)*|\d+")
+# Every character but letters, digits and apostrophes splits words ("ice-cream" is two words); curly
+# apostrophes become straight. str.translate + split is several times faster than a regex here.
+_SPLIT = str.maketrans(
+    {**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
+     **dict.fromkeys("“”„«»‹›—–…", " "), "’": "'", "‘": "'"}
+)  # fmt: skip
 _CONTRACTIONS = {"n't": "", "'s": "", "'re": "", "'ve": "", "'ll": "", "'m": "", "'d": ""}
 _SPECIAL = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "be", "let's": "let"}
 NUMBER_WORDS = frozenset(
@@ -29,8 +32,13 @@ NUMBER_WORDS = frozenset(
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens in order, curly apostrophes made straight."""
-    return [t.replace("’", "'") for t in _TOKEN.findall(text)]
+    """Word tokens in order. A token may carry quote marks at its edges ("'hello"); `word_of`
+    removes them, once per distinct form."""
+    return text.translate(_SPLIT).split()
+
+
+def word_of(token: str) -> str:
+    return token.strip("'") if token[:1] == "'" or (token[-1:] == "'" and not token.endswith("s'")) else token
 
 
 def strip_clitic(word: str) -> str:
@@ -59,20 +67,30 @@ def lemmas_of(word: str) -> frozenset[str]:
 
 
 class Lexicon:
-    """The allowed set of one vocabulary, and the per-form decision 'is this token allowed?'."""
+    """The allowed set of one vocabulary, and what validation needs to know of each word form:
+    `info(token)` -> (allowed, syllables, Zipf frequency, closed-class), computed once per form."""
 
     def __init__(self, vocab: Vocabulary):
         self.allowed = vocab.allowed_lemmas | NUMBER_WORDS
         self.names = frozenset(vocab.names)
         self.closed_class = frozenset(vocab.closed_class)
-        self._cache: dict[str, bool] = {}
+        self.cache: dict[str, tuple[bool, int, float, bool]] = {}
+
+    def info(self, token: str) -> tuple[bool, int, float, bool]:
+        hit = self.cache.get(token)
+        if hit is None:
+            from storygen.clean.readability import syllables, zipf
+
+            word = word_of(token)
+            if not word:  # a lone quote mark
+                hit = (True, 0, 0.0, False)
+            else:
+                hit = (self._decide(word), syllables(word), zipf(word), word.lower() in self.closed_class)
+            self.cache[token] = hit
+        return hit
 
     def allowed_token(self, token: str) -> bool:
-        hit = self._cache.get(token)
-        if hit is None:
-            hit = self._decide(token)
-            self._cache[token] = hit
-        return hit
+        return self.info(token)[0]
 
     def _decide(self, token: str) -> bool:
         if token.isdigit():

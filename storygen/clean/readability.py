@@ -49,15 +49,11 @@ def sentence_count(text: str) -> int:
     return max(1, len(_SENTENCE_END.findall(text)))
 
 
-def fk_grade(words: list[str], sentences: int) -> float:
+def fk_grade(words: int, sentences: int, syllable_total: int) -> float:
+    """Flesch–Kincaid grade from counts."""
     if not words:
         return 0.0
-    syl = sum(syllables(w) for w in words)
-    return 0.39 * len(words) / max(1, sentences) + 11.8 * syl / len(words) - 15.59
-
-
-def mean_zipf(words: list[str]) -> float:
-    return sum(zipf(w) for w in words) / len(words) if words else 0.0
+    return 0.39 * words / max(1, sentences) + 11.8 * syllable_total / words - 15.59
 
 
 def reading_age(grade: float) -> float:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from storygen.clean.checks import analyse, run_checks
 from storygen.clean.io import AtomicDir, BadLine, iter_lines, parse_story
-from storygen.clean.lexicon import Lexicon, strip_clitic
+from storygen.clean.lexicon import Lexicon, strip_clitic, word_of
 from storygen.config import CleanConfig, RunConfig, save_config
 from storygen.errors import StorygenError
 from storygen.vocab import load_vocabulary
@@ -50,9 +50,8 @@ def _process(chunk: list[tuple[str, int, bytes]]) -> dict[str, Any]:
             bad.append((source, lineno, str(e)))
             continue
         doc = analyse(story, lex)
-        for word, ok in zip(doc.words, doc.allowed, strict=True):
-            if not ok:
-                oov[strip_clitic(word.lower())] += 1
+        for form, count in doc.oov:
+            oov[strip_clitic(word_of(form).lower())] += count
         found = run_checks(doc, cfg, lex)
         story.scores.update(doc.scores)
         story.reasons = found
