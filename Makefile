@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate serve bench
+.PHONY: help setup test lint prompts generate clean-data serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,13 @@ BASE_URL_ARG := $(if $(BASE_URL),--base-url $(BASE_URL),)
 
 generate:        ## generate N stories into OUT (MODEL, BACKEND, BASE_URL, SEED, CONFIG); resumable
 	$(STORYGEN) generate --n $(N) --seed $(SEED) --model $(MODEL) --backend $(BACKEND) $(BASE_URL_ARG) --out $(OUT) $(CONFIG_ARG)
+
+VALIDATED ?= runs/validated
+CLEAN   ?= runs/clean
+
+clean-data:      ## validate then dedup the stories in OUT (-> VALIDATED, CLEAN)
+	$(STORYGEN) validate $(OUT) --out $(VALIDATED) $(CONFIG_ARG)
+	$(STORYGEN) dedup $(VALIDATED) --out $(CLEAN) $(CONFIG_ARG)
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

@@ -171,6 +171,23 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from storygen.clean.io import expand_inputs
+    from storygen.dataset.build import build
+
+    config = config_from_args(args)
+    r = build(expand_inputs(args.inputs), args.out, config, args.overwrite, not args.no_progress, args.repo)
+    splits = ", ".join(f"{k} {v:,}" for k, v in sorted(r["splits"].items()))
+    print(f"{r['stories']:,} stories ({splits}) in {args.out}; card in {args.out}/README.md")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from storygen.dataset.push import push
+
+    return push(args.dir, args.repo, private=args.private, revision=args.revision, dry_run=args.dry_run)
+
+
 def add_clean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or folders of *.jsonl)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -232,6 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_clean_args(p)
     p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser(
+        "build",
+        help="turn stories into a Hugging Face dataset folder (Parquet shards, card, plots, txt)",
+        description="Build a dataset with `default` (text) and `instruct` configs, train/validation splits.",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or stage folders)")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--repo", default=None, help="ORG/NAME to show in the card's loading example")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_args(p, {"vocab-dir": "prompts.vocab_dir"})
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "push",
+        help="upload a built dataset folder to the Hugging Face Hub (resumable)",
+        description="Create the dataset repo if needed and upload DIR in commits of bounded size; files already "
+        "on the Hub are skipped, so a failed push resumes. Token from HF_TOKEN or the cached login.",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="a folder made by `storygen build`")
+    p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repository")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--revision", default=None, help="branch to push to (default: main)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser(
         "serve",

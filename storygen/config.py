@@ -146,6 +146,14 @@ class DedupConfig(Strict):
         return self
 
 
+class DatasetConfig(Strict):
+    validation_share: float = Field(0.05, ge=0, lt=1, description="share of stories in the validation split")
+    shard_rows: int = Field(100_000, ge=1, description="rows per Parquet shard (bounds shard size)")
+    pretty_name: str = Field("storygen stories", description="dataset title on the card")
+    license: str = Field("cdla-sharing-1.0", description="license id for the card's metadata")
+    eot: str = Field("<|endoftext|>", description="separator between stories in the plain-text export")
+
+
 class RunConfig(Strict):
     seed: int = Field(0, description="seed of the prompt stream")
     n: int = Field(100, ge=1, description="number of prompts")
@@ -154,6 +162,7 @@ class RunConfig(Strict):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
