@@ -42,7 +42,11 @@ def normalise(text: str) -> str:
 
 def exact_key(text: str) -> int:
     """A 64-bit key of the normalised text (case, whitespace and punctuation ignored)."""
-    return int.from_bytes(hashlib.blake2b(normalise(text).encode(), digest_size=8).digest(), "little")
+    return key_of_words(words(text))
+
+
+def key_of_words(ws: list[str]) -> int:
+    return int.from_bytes(hashlib.blake2b(" ".join(ws).encode(), digest_size=8).digest(), "little")
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -66,13 +70,16 @@ class MinHasher:
         h = self._words[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
         return h
 
-    def word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """All texts' word hashes in one flat array, and the number of words of each text."""
+    def word_hashes(self, texts: list[str], keys: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All texts' word hashes in one flat array, and the number of words of each text. With
+        `keys`, also appends each text's exact key (from the same split, so it is done once)."""
         get = self._words.get
         flat: list[int] = []
         lens = []
         for t in texts:
             ws = words(t)
+            if keys is not None:
+                keys.append(key_of_words(ws))
             hs = list(map(get, ws))
             if None in hs:
                 hs = [h if h is not None else self._hash_word(w) for h, w in zip(hs, ws, strict=True)]
@@ -111,10 +118,11 @@ class MinHasher:
             sh, ow = sh[order], ow[order]
         return _mix(sh), ow
 
-    def signatures(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), num_perm) uint32 signatures; an empty text gets all-ones (matches nothing real)."""
+    def signatures(self, texts: list[str], keys: list[int] | None = None) -> np.ndarray:
+        """(len(texts), num_perm) uint32 signatures; an empty text gets all-ones (matches nothing real).
+        With `keys`, each text's exact key is appended to it as well."""
         sig = np.full((len(texts), self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-        flat, lens = self.word_hashes(texts)
+        flat, lens = self.word_hashes(texts, keys)
         sh, owner = self.shingles(flat, lens)
         if len(sh) == 0:
             return sig
