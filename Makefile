@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate clean-data serve bench
+.PHONY: help setup test lint prompts generate clean-data dataset push serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,7 @@ prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
 
 bench:           ## run the benchmarks (JSON in bench/results/)
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_clean.py
 
 MODEL   ?= gpt-4o-mini
 BACKEND ?= openai
@@ -47,6 +48,16 @@ CLEAN   ?= runs/clean
 clean-data:      ## validate then dedup the stories in OUT (-> VALIDATED, CLEAN)
 	$(STORYGEN) validate $(OUT) --out $(VALIDATED) $(CONFIG_ARG)
 	$(STORYGEN) dedup $(VALIDATED) --out $(CLEAN) $(CONFIG_ARG)
+
+DATASET ?= runs/dataset
+REPO    ?=
+
+dataset:         ## build a Hugging Face dataset folder from CLEAN into DATASET
+	$(STORYGEN) build $(CLEAN) --out $(DATASET) --overwrite $(if $(REPO),--repo $(REPO),) $(CONFIG_ARG)
+
+push:            ## upload DATASET to the Hub as REPO (HF_TOKEN or cached login)
+	@test -n "$(REPO)" || (echo "set REPO=org/name" >&2; exit 2)
+	$(STORYGEN) push $(DATASET) --repo $(REPO)
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

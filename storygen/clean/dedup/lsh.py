@@ -13,21 +13,26 @@ import numpy as np
 _C = np.uint64(0x9E3779B97F4A7C15)
 
 
-def band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
-    cols = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
-    key = np.zeros(len(sig), dtype=np.uint64)
+def band_keys(sig_t: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """One 64-bit key per story for a band; `sig_t` is the (num_perm, n) transposed signature matrix,
+    so each row read is contiguous."""
+    key = np.zeros(sig_t.shape[1], dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(rows):
-            key = (key ^ cols[:, j]) * _C + np.uint64(j + 1)
+            key ^= sig_t[band * rows + j]
+            key *= _C
+            key += np.uint64(j + 1)
     return key
 
 
 def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array."""
+    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array. The sort need not be stable:
+    which member of a bucket is the star's centre does not change the clusters."""
     found = []
+    sig_t = np.ascontiguousarray(sig[:, : bands * rows].T)
     for band in range(bands):
-        keys = band_keys(sig, band, rows)
-        order = np.argsort(keys, kind="stable")
+        keys = band_keys(sig_t, band, rows)
+        order = np.argsort(keys)
         sk = keys[order]
         same = sk[1:] == sk[:-1]
         if not same.any():

@@ -15,8 +15,6 @@ under 0.01 and spread within 0.001 of sqrt(J(1 - J) / 128) at J = 0.3, 0.5, 0.8 
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 # Lowercased text -> words: every ASCII character but letters, digits and the apostrophe becomes a
@@ -25,6 +23,11 @@ _SPLIT = str.maketrans(
     {**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
      **dict.fromkeys("“”„«»‹›—–…", " "), "’": "'", "‘": "'"}
 )  # fmt: skip
+
+
+_SPLIT_KEEP_NUL = {**_SPLIT, 0: 0}  # the same, but NUL survives: it separates the texts of a chunk
+_B = np.uint64(0x100000001B3)  # odd, so invertible mod 2^64
+_B_INV = np.uint64(pow(int(_B), -1, 2**64))
 
 
 def words(text: str) -> list[str]:
@@ -38,15 +41,6 @@ _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)  # split
 def normalise(text: str) -> str:
     """Lowercase words joined by single spaces: what exact and fuzzy comparison look at."""
     return " ".join(words(text))
-
-
-def exact_key(text: str) -> int:
-    """A 64-bit key of the normalised text (case, whitespace and punctuation ignored)."""
-    return key_of_words(words(text))
-
-
-def key_of_words(ws: list[str]) -> int:
-    return int.from_bytes(hashlib.blake2b(" ".join(ws).encode(), digest_size=8).digest(), "little")
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -63,29 +57,56 @@ class MinHasher:
         self.a = (rng.integers(1, 2**32, size=num_perm, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
         self.b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32)
         self.num_perm, self.k = num_perm, shingle_size
-        self._words: dict[str, int] = {}
-        self._powers = np.array([_P ** np.uint64(j) for j in range(shingle_size)], dtype=np.uint64)
+        self._shingle_pow = np.array([_P ** np.uint64(j) for j in range(shingle_size)], dtype=np.uint64)
+        self._pow = np.ones(1, dtype=np.uint64)  # B^i, grown on demand
+        self._inv = np.ones(1, dtype=np.uint64)  # B^-i
 
-    def _hash_word(self, w: str) -> int:
-        h = self._words[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
-        return h
+    def _power_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """B^i and B^-i (mod 2^64) for i < n, grown on demand and kept."""
+        if len(self._pow) < n:
+            size = max(n, 2 * len(self._pow), 1 << 20)
+            with np.errstate(over="ignore"):
+                base = np.full(size, _B, dtype=np.uint64)
+                base[0] = 1
+                self._pow = np.cumprod(base)  # 1, B, B^2, ...
+                base[1:] = _B_INV
+                self._inv = np.cumprod(base)  # 1, B^-1, B^-2, ...
+        return self._pow[:n], self._inv[:n]
 
-    def word_hashes(self, texts: list[str], keys: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """All texts' word hashes in one flat array, and the number of words of each text. With
-        `keys`, also appends each text's exact key (from the same split, so it is done once)."""
-        get = self._words.get
-        flat: list[int] = []
-        lens = []
-        for t in texts:
-            ws = words(t)
-            if keys is not None:
-                keys.append(key_of_words(ws))
-            hs = list(map(get, ws))
-            if None in hs:
-                hs = [h if h is not None else self._hash_word(w) for h, w in zip(hs, ws, strict=True)]
-            flat.extend(hs)
-            lens.append(len(ws))
-        return np.array(flat, dtype=np.uint64), np.array(lens, dtype=np.int64)
+    def word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every word of every text as a 64-bit hash, in one flat array; the number of words of each
+        text; and each text's exact key (a hash of its word sequence).
+
+        Done on the bytes of the whole chunk at once: `words()`'s translation makes every separator a
+        space, a NUL ends each text, and a word's hash is its polynomial hash sum(c_j * P^j), read off
+        one prefix sum as (S[end] - S[start]) * P^-start: the same word gets the same hash anywhere.
+        """
+        joined = "\0".join(texts)
+        if joined.count("\0") != len(texts) - 1:  # a NUL inside a text would shift the boundaries
+            joined = "\0".join(t.replace("\0", " ") for t in texts)
+        data = joined.lower().translate(_SPLIT_KEEP_NUL).encode()
+        c = np.frombuffer(data, dtype=np.uint8)
+        n = len(c)
+        powers, inverse = self._power_tables(n + 1)
+        with np.errstate(over="ignore"):
+            prefix = np.zeros(n + 1, dtype=np.uint64)
+            np.cumsum(c.astype(np.uint64) * powers[:n], out=prefix[1:])
+            is_word = (c != 32) & (c != 0)
+            edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            flat = _mix(((prefix[ends] - prefix[starts]) * inverse[starts]) ^ (ends - starts).astype(np.uint64))
+            text_of = np.searchsorted(np.flatnonzero(c == 0), starts)  # how many NULs before the word
+            lens = np.bincount(text_of, minlength=len(texts))
+            # exact key: sum over a text's words of hash * B^position, mixed with the word count
+            first = np.concatenate(([0], np.cumsum(lens)[:-1]))
+            position = np.arange(len(flat)) - np.repeat(first, lens)
+            weighted = flat * powers[position]
+            keys = np.zeros(len(texts), dtype=np.uint64)
+            nonempty = np.flatnonzero(lens)
+            if len(nonempty):
+                keys[nonempty] = np.add.reduceat(weighted, first[nonempty])
+            keys = _mix(keys ^ lens.astype(np.uint64))
+        return flat, lens, keys
 
     def shingles(self, flat: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hashes of every run of k consecutive words inside one text (a text of fewer than k words
@@ -97,7 +118,7 @@ class MinHasher:
             if n >= k:
                 acc = np.zeros(n - k + 1, dtype=np.uint64)
                 for j in range(k):
-                    acc += flat[j : n - k + 1 + j] * self._powers[j]
+                    acc += flat[j : n - k + 1 + j] * self._shingle_pow[j]
                 inside = owner[: n - k + 1] == owner[k - 1 :]
                 parts.append(acc[inside])
                 owners.append(owner[: n - k + 1][inside])
@@ -105,7 +126,7 @@ class MinHasher:
             if len(short):
                 starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
                 one = [
-                    (flat[starts[t] : starts[t] + lens[t]] * self._powers[: lens[t]]).sum(dtype=np.uint64)
+                    (flat[starts[t] : starts[t] + lens[t]] * self._shingle_pow[: lens[t]]).sum(dtype=np.uint64)
                     for t in short
                 ]
                 parts.append(np.array(one, dtype=np.uint64))
@@ -118,14 +139,14 @@ class MinHasher:
             sh, ow = sh[order], ow[order]
         return _mix(sh), ow
 
-    def signatures(self, texts: list[str], keys: list[int] | None = None) -> np.ndarray:
-        """(len(texts), num_perm) uint32 signatures; an empty text gets all-ones (matches nothing real).
-        With `keys`, each text's exact key is appended to it as well."""
+    def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(len(texts), num_perm) uint32 signatures (an empty text gets all-ones, matching nothing
+        real) and each text's exact key (equal for texts with the same words in the same order)."""
         sig = np.full((len(texts), self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-        flat, lens = self.word_hashes(texts, keys)
+        flat, lens, keys = self.word_hashes(texts)
         sh, owner = self.shingles(flat, lens)
         if len(sh) == 0:
-            return sig
+            return sig, keys
         counts = np.bincount(owner, minlength=len(texts))
         nonempty = np.flatnonzero(counts)
         starts = np.concatenate(([0], np.cumsum(counts[nonempty])[:-1]))
@@ -135,7 +156,7 @@ class MinHasher:
             np.multiply(h32, self.a[k], out=buf)
             buf += self.b[k]
             sig[nonempty, k] = np.minimum.reduceat(buf, starts)
-        return sig
+        return sig, keys
 
 
 def jaccard_estimate(s1: np.ndarray, s2: np.ndarray) -> float:

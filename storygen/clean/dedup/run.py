@@ -85,34 +85,56 @@ def _init(cfg: dict[str, Any]) -> None:
     _state["hasher"] = MinHasher(c.num_perm, c.shingle_size, c.seed)
 
 
-def _signatures(task: tuple[str, int, int]) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, int, str]]]:
+def _signatures(task: tuple[str, int, int]) -> dict[str, Any]:
     path, start, end = task
-    ids, texts, bad = [], [], []
+    ids, texts, bad, offsets, lengths = [], [], [], [], []
     for offset, line in lines_in(path, start, end):
         try:
             sid, text = id_and_text(line)
         except BadLine as e:
-            bad.append((path, offset, str(e)))
+            bad.append((path, offset, len(line), str(e)))
             continue
         ids.append(sid)
         texts.append(text)
-    keys: list[int] = []
-    sig = _state["hasher"].signatures(texts, keys)
-    return ids, np.array(keys, dtype=np.uint64), sig, bad
+        offsets.append(offset)
+        lengths.append(len(line))
+    sig, keys = _state["hasher"].signatures(texts)
+    return {"path": path, "ids": ids, "keys": keys, "sig": sig, "bad": bad,
+            "offsets": np.array(offsets, dtype=np.int64), "lengths": np.array(lengths, dtype=np.int64)}  # fmt: skip
 
 
-def _good_lines(inputs: list[Path], bad: set[tuple[str, int]]) -> Iterator[tuple[int, bytes]]:
-    """(story index, line) in input order, skipping the lines pass 1 found bad."""
-    index = 0
-    for path in inputs:
-        offset = 0
-        with path.open("rb") as f:
-            for line in f:
-                here, offset = offset, offset + len(line)
-                if not line.strip() or (str(path), here) in bad:
-                    continue
-                yield index, line
-                index += 1
+def read_lines(inputs: list[Path], file_of: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+               indices: list[int]) -> Iterator[tuple[int, bytes]]:  # fmt: skip
+    """(index, line) for the given story indices, read by seeking to each one."""
+    handles = [p.open("rb") for p in inputs]
+    try:
+        for i in sorted(indices):
+            f = handles[file_of[i]]
+            f.seek(offsets[i])
+            yield i, f.read(lengths[i])
+    finally:
+        for f in handles:
+            f.close()
+
+
+def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], block: int = 16 << 20) -> None:
+    """Append src to dst without the lines at the byte ranges (offset, length) in `skip` (each line's
+    newline goes with it). Runs of kept lines are copied in large blocks; output ends with a newline."""
+    size = src.stat().st_size
+    last = b"\n"
+    with src.open("rb") as f:
+        pos = 0
+        for offset, length in [*sorted(skip), (size, 0)]:
+            f.seek(pos)
+            remaining = offset - pos
+            while remaining > 0:
+                chunk = f.read(min(block, remaining))
+                dst.write(chunk)
+                last = chunk[-1:]
+                remaining -= len(chunk)
+            pos = offset + length + 1
+    if last != b"\n":
+        dst.write(b"\n")
 
 
 def dedup(
@@ -125,8 +147,9 @@ def dedup(
 
     # ---- pass 1: ids, exact keys, signatures
     ids: list[str] = []
-    keys_parts, sig_parts = [], []
-    bad: list[tuple[str, int, str]] = []
+    keys_parts, sig_parts, off_parts, len_parts, file_parts = [], [], [], [], []
+    bad: list[tuple[str, int, int, str]] = []
+    file_index = {str(p): k for k, p in enumerate(inputs)}
     for path in inputs:
         if not path.is_file():
             raise StorygenError(f"{path}: input file not found")
@@ -139,15 +162,18 @@ def dedup(
         pool, results = None, map(_signatures, chunks)
     try:
         bar = tqdm(desc="signatures", unit="story", disable=not show_progress, mininterval=0.5)
-        for chunk_ids, keys, sig, chunk_bad in results:
-            if chunk_bad and not skip_bad:
-                source, offset, msg = chunk_bad[0]
+        for r in results:
+            if r["bad"] and not skip_bad:
+                source, offset, _, msg = r["bad"][0]
                 raise StorygenError(f"{source}:{line_number(source, offset)}: {msg}; fix the line or pass --skip-bad")
-            bad.extend(chunk_bad)
-            ids.extend(chunk_ids)
-            keys_parts.append(keys)
-            sig_parts.append(sig)
-            bar.update(len(chunk_ids))
+            bad.extend(r["bad"])
+            ids.extend(r["ids"])
+            keys_parts.append(r["keys"])
+            sig_parts.append(r["sig"])
+            off_parts.append(r["offsets"])
+            len_parts.append(r["lengths"])
+            file_parts.append(np.full(len(r["ids"]), file_index[r["path"]], dtype=np.int32))
+            bar.update(len(r["ids"]))
         bar.close()
     finally:
         if pool is not None:
@@ -157,6 +183,8 @@ def dedup(
         raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
     keys = np.concatenate(keys_parts)
     sig = np.concatenate(sig_parts)
+    offsets, lengths, file_of = np.concatenate(off_parts), np.concatenate(len_parts), np.concatenate(file_parts)
+    del sig_parts
     t_sig = time.perf_counter() - started
 
     # ---- exact duplicates: keep the smallest id per key
@@ -171,6 +199,8 @@ def dedup(
     exact_of[order[dup_positions]] = keeper[dup_positions]
     unique = np.flatnonzero(exact_of < 0)
 
+    t_exact = time.perf_counter() - started
+
     # ---- near duplicates among exact-unique stories
     pairs = candidate_pairs(sig[unique], cfg.bands, cfg.rows)
     pairs = unique[pairs] if len(pairs) else pairs
@@ -182,12 +212,9 @@ def dedup(
         ])  # fmt: skip
         pairs = pairs[estimate >= cfg.min_estimate]
     need = set(np.unique(pairs).tolist()) if len(pairs) else set()
-    bad_set = {(s, ln) for s, ln, _ in bad}
-    texts: dict[int, str] = {}
-    if need:
-        for index, line in _good_lines(inputs, bad_set):
-            if index in need:
-                texts[index] = normalise(id_and_text(line)[1])
+    needed = read_lines(inputs, file_of, offsets, lengths, list(need))
+    texts = {i: normalise(id_and_text(line)[1]) for i, line in needed}
+    t_candidates = time.perf_counter() - started
     uf = UnionFind()
     verified: list[tuple[int, int, float]] = []
     for i, j in tqdm(pairs.tolist(), desc="verify", disable=not show_progress or len(pairs) < 1000, mininterval=0.5):
@@ -203,18 +230,18 @@ def dedup(
             if m != keep:
                 near_of[m] = keep
 
+    t_verify = time.perf_counter() - started
+
     # ---- pass 3: write
     removed_exact = int((exact_of >= 0).sum())
     removed_near = int((near_of >= 0).sum())
+    removed = np.flatnonzero((exact_of >= 0) | (near_of >= 0))
     with (
         AtomicDir(out) as tmp,
         (tmp / "stories.jsonl").open("wb") as kept_f,
         (tmp / "removed.jsonl").open("wb") as rem_f,
     ):
-        for index, line in _good_lines(inputs, bad_set):
-            if exact_of[index] < 0 and near_of[index] < 0:
-                kept_f.write(line if line.endswith(b"\n") else line + b"\n")
-                continue
+        for index, line in read_lines(inputs, file_of, offsets, lengths, removed.tolist()):
             story = parse_story(line, "")
             if exact_of[index] >= 0:
                 story.reasons = [*story.reasons, "exact_duplicate"]
@@ -223,6 +250,11 @@ def dedup(
                 story.reasons = [*story.reasons, "near_duplicate"]
                 story.meta["duplicate_of"] = ids[near_of[index]]
             rem_f.write(story.model_dump_json().encode() + b"\n")
+        for k, path in enumerate(inputs):  # kept lines: everything else, copied in large blocks
+            mine = removed[file_of[removed] == k]
+            skip = list(zip(offsets[mine].tolist(), lengths[mine].tolist(), strict=True))
+            skip += [(off, length) for src, off, length, _ in bad if src == str(path)]
+            copy_except(path, kept_f, skip)
         seconds = time.perf_counter() - started
         samples = sorted(verified, key=lambda v: v[2])[:: max(1, len(verified) // 10)][:10]
         report = {
@@ -236,6 +268,7 @@ def dedup(
             "pairs_checked": len(pairs),
             "verified_pairs": len(verified),
             "bad_lines": len(bad),
+            "bad_line_examples": [f"{src}:{line_number(src, off)}: {msg}" for src, off, _, msg in bad[:10]],
             "params": {
                 **cfg.model_dump(),
                 "candidate_threshold": round((1 / cfg.bands) ** (1 / cfg.rows), 3),
@@ -253,6 +286,13 @@ def dedup(
             ],
             "seconds": round(seconds, 3),
             "signature_seconds": round(t_sig, 3),
+            "timeline_s": {
+                "signatures": round(t_sig, 2),
+                "exact": round(t_exact, 2),
+                "candidates_and_texts": round(t_candidates, 2),
+                "verified": round(t_verify, 2),
+                "written": round(seconds, 2),
+            },
             "stories_per_s": round(n / seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
