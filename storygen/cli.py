@@ -15,6 +15,9 @@ from typing import Any
 from storygen import __version__
 from storygen.config import RunConfig, load_config, parse_override
 from storygen.errors import StorygenError
+from storygen.paths import PROJECT_ROOT
+
+PACKAGE_CONFIGS = PROJECT_ROOT / "storygen" / "train" / "configs"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -188,6 +191,47 @@ def cmd_push(args: argparse.Namespace) -> int:
     return push(args.dir, args.repo, private=args.private, revision=args.revision, dry_run=args.dry_run)
 
 
+# ---------------------------------------------------------------- train
+
+
+def cmd_tokenizer_train(args: argparse.Namespace) -> int:
+    from storygen.train.data import load_text_dataset
+    from storygen.train.tokenizer import train_tokenizer
+
+    ds = load_text_dataset(args.data)
+    tok = train_tokenizer(iter(ds["train"]["text"]), args.vocab_size, args.out)
+    print(f"tokenizer with {len(tok):,} tokens in {args.out} (load with transformers.AutoTokenizer)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from storygen.train.trainer import train
+
+    config = config_from_args(args)
+    r = train(args.data, args.out, config, args.stop_after, not args.no_progress)
+    val = f"{r['best_val_loss']:.4f}" if r["best_val_loss"] is not None else "n/a"
+    print(f"step {r['step']}: train loss {r['train_loss']:.4f}, best val loss {val}, "
+          f"{r['params']:,} parameters; log in {args.out}/log.jsonl, curve in {args.out}/loss.png")  # fmt: skip
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from storygen.train.sample import sample
+
+    for text in sample(args.run, args.prompt, args.max_new, args.temperature, args.top_k, args.seed, args.n):
+        print(text)
+        print("---")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from storygen.train.export import export
+
+    out = export(args.run, args.out)
+    print(f"LlamaForCausalLM in {out}: AutoModelForCausalLM.from_pretrained({str(out)!r}), or `vllm serve {out}`")
+    return 0
+
+
 def add_clean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or folders of *.jsonl)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -275,6 +319,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default=None, help="branch to push to (default: main)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
+    tsub = p.add_subparsers(dest="tokenizer_command", required=True, metavar="ACTION")
+    pt = tsub.add_parser("train", help="train on DATA's text column; saves in Hugging Face format")
+    pt.add_argument("data", help="a `storygen build` folder, a .parquet/.jsonl/.txt file, or a Hub id")
+    pt.add_argument("--vocab-size", type=int, default=4096, help="tokens, <|endoftext|> included (default 4096)")
+    pt.add_argument("--out", type=Path, required=True, help="tokenizer folder")
+    pt.set_defaults(func=cmd_tokenizer_train)
+
+    p = sub.add_parser(
+        "train",
+        help="train a small transformer on a text dataset (resumable)",
+        description="Tokenizer, pretokenized shards and training into --out; the same command resumes. "
+        f"Named configs: {', '.join(sorted(x.stem for x in (PACKAGE_CONFIGS).glob('*.yaml')))} "
+        "(--config storygen/train/configs/NAME.yaml).",
+    )
+    p.add_argument("--data", required=True, help="a `storygen build` folder, a .parquet/.jsonl/.txt file, or a Hub id")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--stop-after", type=int, default=None, help="checkpoint and stop after this step (resume later)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_args(p, {})
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="continue a prompt with a trained run")
+    p.add_argument("run", type=Path, metavar="RUN", help="a run folder of `storygen train`")
+    p.add_argument("--prompt", default="Once upon a time", help='text to continue (default "Once upon a time")')
+    p.add_argument("--max-new", type=int, default=200, help="most new tokens (default 200)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, default=50, help="sample among the k likeliest tokens (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--n", type=int, default=1, help="samples (default 1)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("export", help="write a run as a Hugging Face LlamaForCausalLM folder")
+    p.add_argument("run", type=Path, metavar="RUN", help="a run folder of `storygen train`")
+    p.add_argument("--out", type=Path, required=True, help="folder for the Hugging Face model")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "serve",

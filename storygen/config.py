@@ -154,6 +154,36 @@ class DatasetConfig(Strict):
     eot: str = Field("<|endoftext|>", description="separator between stories in the plain-text export")
 
 
+class TrainConfig(Strict):
+    tokenizer: Path | None = Field(None, description="a trained tokenizer folder; None trains one on the data")
+    vocab_size: int = Field(4096, ge=257, le=65535, description="BPE vocabulary size when training a tokenizer")
+    n_layer: int = Field(1, ge=1, description="transformer blocks")
+    d_model: int = Field(256, ge=8, description="model width")
+    n_head: int = Field(8, ge=1, description="attention heads (d_model / n_head must be even)")
+    context: int = Field(256, ge=8, description="tokens per training sequence")
+    ffn_hidden: int | None = Field(None, ge=1, description="SwiGLU hidden size; None = 8/3 d_model, rounded up to 64")
+    batch_size: int = Field(32, ge=1, description="sequences per micro-batch")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    max_steps: int = Field(2000, ge=1, description="optimizer steps")
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
+    min_lr: float = Field(1e-4, ge=0, description="learning rate at the end of the cosine decay")
+    warmup_steps: int = Field(100, ge=0, description="linear warmup steps")
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, gt=0, lt=1)
+    beta2: float = Field(0.95, gt=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 disables")
+    eval_interval: int = Field(200, ge=1, description="steps between validation losses")
+    eval_batches: int = Field(20, ge=1, description="micro-batches per validation loss")
+    ckpt_interval: int = Field(500, ge=1, description="steps between checkpoints (one more at the end)")
+    log_interval: int = Field(10, ge=1, description="steps between log lines")
+    seed: int = Field(1337, description="seeds weights and the data order")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: bf16 autocast on GPU, fp32 on CPU")
+    compile: bool = Field(False, description="torch.compile the model")
+    loss_chunk: int = Field(4096, ge=64, description="rows per chunk of the fused linear + cross-entropy")
+    val_share: float = Field(0.05, gt=0, lt=1, description="held-out share when the data has no validation split")
+
+
 class RunConfig(Strict):
     seed: int = Field(0, description="seed of the prompt stream")
     n: int = Field(100, ge=1, description="number of prompts")
@@ -163,6 +193,7 @@ class RunConfig(Strict):
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -191,6 +222,13 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         for key in ("vocab_dir", "prompts_dir"):
             if isinstance(prompts.get(key), str) and not Path(prompts[key]).is_absolute():
                 prompts[key] = str(base / prompts[key])
+    train = data.get("train")
+    if (
+        isinstance(train, dict)
+        and isinstance(train.get("tokenizer"), str)
+        and not Path(train["tokenizer"]).is_absolute()
+    ):
+        train["tokenizer"] = str(base / train["tokenizer"])
 
 
 def parse_override(item: str) -> tuple[str, Any]:

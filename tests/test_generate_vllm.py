@@ -131,14 +131,18 @@ def test_serve_lifecycle_with_a_stand_in_vllm(tmp_path: Path):
         [sys.executable, "-m", "storygen", "serve", "--model", "tiny", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    lines = []
-    while not any("serving" in x for x in lines) and len(lines) < 20:
-        lines.append(proc.stdout.readline())
-        if lines[-1] == "":
-            break
-    assert any(f"serving tiny at http://127.0.0.1:{port}/v1" in x for x in lines), lines
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    try:
+        lines = []
+        while not any("serving" in x for x in lines) and len(lines) < 20:
+            lines.append(proc.stdout.readline())
+            if lines[-1] == "":
+                break
+        assert any(f"serving tiny at http://127.0.0.1:{port}/v1" in x for x in lines), lines
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     time.sleep(0.2)
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0  # the server is gone
