@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate clean-data dataset push serve bench
+.PHONY: help setup test lint prompts generate clean-data dataset push train sample export serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,18 @@ dataset:         ## build a Hugging Face dataset folder from CLEAN into DATASET
 push:            ## upload DATASET to the Hub as REPO (HF_TOKEN or cached login)
 	@test -n "$(REPO)" || (echo "set REPO=org/name" >&2; exit 2)
 	$(STORYGEN) push $(DATASET) --repo $(REPO)
+
+TRAIN_CONFIG ?= storygen/train/configs/1m.yaml
+RUN     ?= runs/model
+
+train:           ## train a model on DATASET into RUN (TRAIN_CONFIG: tiny, 1m, 8m, 21m, 8layer); resumable
+	$(STORYGEN) train --data $(DATASET) --out $(RUN) --config $(TRAIN_CONFIG)
+
+sample:          ## print a story from the model in RUN
+	$(STORYGEN) sample $(RUN)
+
+export:          ## write RUN as a Hugging Face Llama model into RUN-hf
+	$(STORYGEN) export $(RUN) --out $(RUN)-hf
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

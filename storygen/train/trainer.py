@@ -120,6 +120,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
         ) from None
 
 
+def check_shape(ck: Checkpoint, mc: ModelConfig, path: Path) -> None:
+    if ck.model_config != mc.to_dict():
+        changed = sorted(k for k in mc.to_dict() if ck.model_config.get(k) != mc.to_dict()[k])
+        raise StorygenError(f"{path}: made with another model shape ({', '.join(changed)}); use a new --out")
+
+
 def rng_state() -> dict[str, Any]:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     if torch.cuda.is_available():
@@ -165,9 +171,7 @@ def train_loop(run: Path, config: RunConfig, vocab_size: int, stop_after: int | 
     ckpt_path = run / CKPT
     if ckpt_path.is_file():
         ck = load_checkpoint(ckpt_path)
-        if ck.model_config != mc.to_dict():
-            changed = sorted(k for k in mc.to_dict() if ck.model_config.get(k) != mc.to_dict()[k])
-            raise StorygenError(f"{ckpt_path}: made with another model shape ({', '.join(changed)}); use a new --out")
+        check_shape(ck, mc, ckpt_path)
         model.load_state_dict(ck.model)
         optimizer.load_state_dict(ck.optimizer)
         set_rng_state(ck.rng)
@@ -266,8 +270,11 @@ def train(data: str, run: Path, config: RunConfig, stop_after: int | None = None
     tc = config.train
     pick_device(tc)
     model_config(tc, tc.vocab_size)  # shape errors before any work
+    if (run / CKPT).is_file():  # resuming: refuse another model shape before writing anything
+        ck = load_checkpoint(run / CKPT)
+        check_shape(ck, model_config(tc, ck.model_config["vocab_size"]), run / CKPT)
     run.mkdir(parents=True, exist_ok=True)
-    save_config(config, run / "config.yaml")  # a resumed run's model shape is checked against its checkpoint
+    save_config(config, run / "config.yaml")
     tok_dir = run / "tokenizer"
     dataset = None
     if not (tok_dir / "tokenizer.json").is_file():
