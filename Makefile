@@ -32,6 +32,7 @@ prompts:         ## print N prompts as JSON lines (SEED, CONFIG)
 bench:           ## run the benchmarks (JSON in bench/results/)
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_clean.py
+	$(BIN)/python bench/bench_train.py
 
 MODEL   ?= gpt-4o-mini
 BACKEND ?= openai
