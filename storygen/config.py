@@ -184,6 +184,20 @@ class TrainConfig(Strict):
     val_share: float = Field(0.05, gt=0, lt=1, description="held-out share when the data has no validation split")
 
 
+class EvalConfig(Strict):
+    n: int = Field(200, ge=1, description="story beginnings to complete and grade")
+    beginnings: Path | None = Field(None, description="one beginning per line; None: prompts/eval/beginnings.txt, "
+                                    "or held-out stories cut mid-sentence when --data is given")  # fmt: skip
+    max_new: int = Field(200, ge=1, description="tokens the model under test may add")
+    temperature: float = Field(0.8, ge=0, description="sampling temperature of the model under test (0 = greedy)")
+    top_k: int | None = Field(50, ge=1, description="top-k of the model under test; None disables")
+    seed: int = Field(0, description="seeds sampling and the choice of held-out stories")
+    parse_attempts: int = Field(3, ge=1, description="asks per item before an unreadable grade is counted")
+    structured: bool = Field(True, description="ask the judge for JSON via response_format (OpenAI API)")
+    examples: int = Field(5, ge=0, description="completions shown with their grades in the report")
+    perplexity_batches: int = Field(20, ge=1, description="validation batches for the model's loss")
+
+
 class RunConfig(Strict):
     seed: int = Field(0, description="seed of the prompt stream")
     n: int = Field(100, ge=1, description="number of prompts")
@@ -194,6 +208,11 @@ class RunConfig(Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    judge: GenerateConfig = Field(
+        default_factory=lambda: GenerateConfig(model="gpt-4o", concurrency=16),
+        description="the judge's backend, model, endpoint and limits (same fields as generate)",
+    )
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def load_template(prompts_dir: Path, name: str) -> jinja2.Template:
     if not prompts_dir.is_dir():
         raise StorygenError(f"{prompts_dir}: prompts directory not found; set prompts.prompts_dir")
     path = prompts_dir / f"{name}{TEMPLATE_SUFFIX}"
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not path.is_file():
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)?", name) or not path.is_file():
         names = ", ".join(available_templates(prompts_dir)) or "none"
         raise StorygenError(f"unknown template {name!r}: no {path}; available: {names}")
     env = jinja2.Environment(
@@ -41,7 +41,7 @@ def load_template(prompts_dir: Path, name: str) -> jinja2.Template:
         autoescape=False,
     )
     try:
-        return env.get_template(path.name)
+        return env.get_template(f"{name}{TEMPLATE_SUFFIX}")
     except jinja2.TemplateSyntaxError as e:
         raise StorygenError(f"{path}:{e.lineno}: template syntax error: {e.message}") from e
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from storygen.config import RunConfig
+from storygen.config import GenerateConfig, RunConfig
 from storygen.generate.accounting import Accounting
 from storygen.generate.backends.base import Completion, RequestBackend, RetryableError
 from storygen.generate.ratelimit import RateLimiter
@@ -99,22 +99,17 @@ BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_JITTER = 0.5, 30.0, 0.5
 _BACKOFF = wait_exponential_jitter(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_JITTER)
 
 
-class RequestRunner:
-    def __init__(
-        self,
-        backend: RequestBackend,
-        config: RunConfig,
-        writer: StoryWriter,
-        failures: LineWriter,
-        done: set[str],
-        acct: Accounting | None = None,
-    ):
-        self.backend, self.config, self.writer, self.failures, self.done = backend, config, writer, failures, done
+class Caller:
+    """One backend call with everything around it: rate limits, retries (tenacity, honouring the
+    server's waits), and the accounting of requests, retries and errors. Shared by the generation
+    runner and the evaluation judge."""
+
+    def __init__(self, backend: RequestBackend, generate: GenerateConfig, acct: Accounting | None = None):
+        self.backend, self.max_attempts = backend, generate.max_attempts
         self.acct = acct or Accounting()
-        g = config.generate
-        self.limiter = RateLimiter(g.requests_per_minute, g.tokens_per_minute)
+        self.limiter = RateLimiter(generate.requests_per_minute, generate.tokens_per_minute)
         self.retrying = AsyncRetrying(
-            stop=stop_after_attempt(g.max_attempts),
+            stop=stop_after_attempt(max(1, generate.max_attempts - 1)),
             wait=_wait,
             retry=retry_if_exception_type(RetryableError),
             before_sleep=self._before_sleep,
@@ -127,13 +122,13 @@ class RequestRunner:
         if isinstance(exc, RetryableError) and exc.reason == "rate_limited" and exc.retry_after:
             self.limiter.pause(exc.retry_after)  # everyone backs off, not just this request
 
-    async def _attempt(self, prompt: Prompt, params: dict[str, Any], estimate: int) -> Completion:
+    async def _attempt(self, text: str, params: dict[str, Any], estimate: int) -> Completion:
         await self.limiter.acquire(estimate)
         if not self.acct.first_send:
             self.acct.first_send = time.time()
         self.acct.requests += 1
         try:
-            completion = await self.backend.complete(prompt, params)
+            completion = await self.backend.complete(text, params)
         except RetryableError as e:
             self.acct.errors[e.reason] += 1
             self.limiter.settle(estimate, 0)
@@ -141,16 +136,48 @@ class RequestRunner:
         self.limiter.settle(estimate, completion.prompt_tokens + completion.completion_tokens)
         return completion
 
+    async def call(self, text: str, params: dict[str, Any], estimate: int) -> Completion:
+        """The completion, or the last RetryableError once max_attempts are used up."""
+        # First try outside tenacity: most requests succeed at once, and the retry
+        # machinery costs more CPU than the request itself at high rates.
+        try:
+            return await self._attempt(text, params, estimate)
+        except RetryableError as first:
+            if self.max_attempts <= 1:
+                raise
+            self.acct.retries += 1
+            wait = (
+                first.retry_after
+                if first.retry_after is not None
+                else BACKOFF_INITIAL + random.uniform(0, BACKOFF_JITTER)
+            )
+            if first.reason == "rate_limited" and first.retry_after:
+                self.limiter.pause(first.retry_after)
+            await asyncio.sleep(wait)
+        async for attempt in self.retrying.copy():
+            with attempt:
+                return await self._attempt(text, params, estimate)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+
+class RequestRunner:
+    def __init__(
+        self,
+        backend: RequestBackend,
+        config: RunConfig,
+        writer: StoryWriter,
+        failures: LineWriter,
+        done: set[str],
+        acct: Accounting | None = None,
+    ):
+        self.backend, self.config, self.writer, self.failures, self.done = backend, config, writer, failures, done
+        self.caller = Caller(backend, config.generate, acct)
+        self.acct = self.caller.acct
+
     async def process(self, prompt: Prompt) -> None:
         params = sampling_params(self.config, prompt)
-        estimate = estimated_tokens(prompt, self.config)
         try:
-            # First try outside tenacity: most requests succeed at once, and the retry
-            # machinery costs more CPU than the request itself at high rates.
-            try:
-                completion = await self._attempt(prompt, params, estimate)
-            except RetryableError as first:
-                completion = await self._retry(prompt, params, estimate, first)
+            completion = await self.caller.call(prompt.text, params, estimated_tokens(prompt, self.config))
         except RetryableError as e:
             self.acct.failures[e.reason] += 1
             record_failure(
@@ -167,22 +194,6 @@ class RequestRunner:
             self.acct.stories += 1
             self.acct.finish_reasons[story.finish_reason or "none"] += 1
         self.acct.last_done = time.time()
-
-    async def _retry(self, prompt: Prompt, params: dict[str, Any], estimate: int, first: RetryableError) -> Completion:
-        if self.config.generate.max_attempts <= 1:
-            raise first
-        retrying = self.retrying.copy(stop=stop_after_attempt(self.config.generate.max_attempts - 1))
-        self.acct.retries += 1
-        delay = (
-            first.retry_after if first.retry_after is not None else BACKOFF_INITIAL + random.uniform(0, BACKOFF_JITTER)
-        )
-        if first.reason == "rate_limited" and first.retry_after:
-            self.limiter.pause(first.retry_after)
-        await asyncio.sleep(delay)
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(prompt, params, estimate)
-        raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def run(self, prompts: Iterable[Prompt], on_tick: Callable[[Accounting], None] | None = None) -> Accounting:
         it = iter(prompts)

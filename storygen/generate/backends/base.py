@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from storygen.errors import StorygenError
-from storygen.records import Prompt
 
 
 @dataclass(frozen=True)
 class Choice:
     text: str
     finish_reason: str | None
+    top_logprobs: dict[str, float] | None = None  # first token's alternatives, when asked for
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,6 @@ class RequestBackend(Protocol):
 
     name: str
 
-    async def complete(self, prompt: Prompt, params: dict[str, Any]) -> Completion: ...
+    async def complete(self, text: str, params: dict[str, Any]) -> Completion: ...
 
     async def aclose(self) -> None: ...

@@ -24,7 +24,6 @@ from storygen.config import GenerateConfig
 from storygen.errors import StorygenError
 from storygen.generate.backends.base import Choice, Completion, FatalError, RetryableError
 from storygen.generate.ratelimit import parse_reset
-from storygen.records import Prompt
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -111,8 +110,8 @@ class OpenAIChatBackend:
         )
         self._response_type = httpx2.Response
 
-    async def complete(self, prompt: Prompt, params: dict[str, Any]) -> Completion:
-        body = {"model": self.config.model, "messages": [{"role": "user", "content": prompt.text}], **params}
+    async def complete(self, text: str, params: dict[str, Any]) -> Completion:
+        body = {"model": self.config.model, "messages": [{"role": "user", "content": text}], **params}
         try:
             raw = await self.client.post("/chat/completions", body=body, cast_to=self._response_type)
         except openai.APIError as e:
@@ -147,12 +146,24 @@ class OpenAIChatBackend:
         await self.client.close()
 
 
+def _first_top_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
+    """{token: logprob} of the first generated token's alternatives (logprobs=True, top_logprobs=k)."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    if not content:
+        return None
+    return {alt["token"]: float(alt["logprob"]) for alt in content[0].get("top_logprobs") or []}
+
+
 def parse_chat_completion(content: bytes) -> Completion:
     """The fields storygen keeps from a chat.completion body; anything unreadable is retryable."""
     try:
         data = json.loads(content)
         choices = [
-            Choice(text=(c.get("message") or {}).get("content") or "", finish_reason=c.get("finish_reason"))
+            Choice(
+                text=(c.get("message") or {}).get("content") or "",
+                finish_reason=c.get("finish_reason"),
+                top_logprobs=_first_top_logprobs(c),
+            )
             for c in sorted(data["choices"], key=lambda c: c.get("index", 0))
         ]
         usage = data.get("usage") or {}
