@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate clean-data dataset push train sample export serve bench
+.PHONY: help setup test lint prompts generate clean-data dataset push train sample export eval serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -71,6 +71,12 @@ sample:          ## print a story from the model in RUN
 
 export:          ## write RUN as a Hugging Face Llama model into RUN-hf
 	$(STORYGEN) export $(RUN) --out $(RUN)-hf
+
+JUDGE_MODEL ?= gpt-4o
+EVAL    ?= runs/eval
+
+eval:            ## grade RUN's story endings with JUDGE_MODEL (OPENAI_API_KEY or JUDGE_BASE_URL)
+	$(STORYGEN) eval $(RUN) --out $(EVAL) --judge-model $(JUDGE_MODEL) $(if $(JUDGE_BASE_URL),--judge-base-url $(JUDGE_BASE_URL),) $(CONFIG_ARG)
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

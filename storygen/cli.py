@@ -44,6 +44,9 @@ def add_config_args(p: argparse.ArgumentParser, shortcuts: dict[str, str]) -> No
         "concurrency": (int, "requests in flight (config: generate.concurrency; default 64)"),
         "workers": (int, "client processes (config: generate.workers; default 1)"),
         "port": (int, "port of the local vLLM server (config: generate.vllm.port; default 8000)"),
+        "judge-backend": (str, "the judge's backend (config: judge.backend; default openai)"),
+        "judge-model": (str, "the judge model (config: judge.model; default gpt-4o)"),
+        "judge-base-url": (str, "the judge's OpenAI-compatible endpoint (config: judge.base_url)"),
     }
     for flag in shortcuts:
         typ, help_text = kinds[flag]
@@ -232,6 +235,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- evaluate
+
+JUDGE_SHORTCUTS = {"judge-backend": "judge.backend", "judge-model": "judge.model", "judge-base-url": "judge.base_url"}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from storygen.evaluate.run import evaluate
+
+    config = config_from_args(args)
+    r = evaluate(args.model, args.out, config, args.data, not args.no_progress)
+    d = r["grades"]["dimensions"]
+    scores = ", ".join(f"{k} {v['mean']:.2f}" for k, v in d.items())
+    ppl = f"; perplexity {r['perplexity']:.2f}" if r["perplexity"] else ""
+    print(f"{r['grades']['graded']}/{r['items']} graded: {scores}{ppl}; report in {args.out}/report.md")
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from storygen.clean.io import expand_inputs
+    from storygen.evaluate.run import judge_stories
+
+    config = config_from_args(args)
+    r = judge_stories(expand_inputs(args.inputs), args.out, config, args.skip_bad, not args.no_progress)
+    q = r["judge_quality"]
+    print(f"{r['scored']}/{r['stories']} stories scored (mean {q['mean']:.3f}; by {r['methods']}); "
+          f"scores in {args.out}/judged.jsonl")  # fmt: skip
+    return 0
+
+
 def add_clean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or folders of *.jsonl)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -356,6 +388,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, metavar="RUN", help="a run folder of `storygen train`")
     p.add_argument("--out", type=Path, required=True, help="folder for the Hugging Face model")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "eval",
+        help="grade a trained model's story endings with a judge model (TinyStories protocol)",
+        description="Complete story beginnings with MODEL (a storygen run or a Hugging Face folder), have the judge "
+        "grade grammar, creativity, consistency and plot (1-10) and the writer's age group, and measure "
+        "held-out perplexity. Writes report.json, report.md, grades.png and completions.jsonl.",
+    )
+    p.add_argument("model", type=Path, metavar="RUN_OR_HF_DIR", help="a run folder or an exported model folder")
+    p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument("--data", default=None, help="held-out stories (cut mid-sentence as beginnings; and perplexity)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_args(p, {**JUDGE_SHORTCUTS, "n": "eval.n"})
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "judge",
+        help="score dataset stories with the judge (Ask-LLM: P(yes) from logprobs, else the 1-10 grade)",
+        description="Write judged.jsonl (each story with scores.judge_quality in 0..1) and report.json.",
+    )
+    add_clean_args(p)
+    for flag, key in JUDGE_SHORTCUTS.items():
+        p.add_argument(f"--{flag}", default=None, help=f"config: {key}")
+    p.set_defaults(func=cmd_judge, _shortcuts={"vocab-dir": "prompts.vocab_dir", **JUDGE_SHORTCUTS})
 
     p = sub.add_parser(
         "serve",

@@ -124,6 +124,9 @@ class CleanConfig(Strict):
         0.2, ge=0, le=1, description="least share of closed-class words (the, and, she, ...) to count as English"
     )
     oov_report: int = Field(100, ge=0, description="how many of the most frequent out-of-vocabulary words to rank")
+    min_judge_quality: float | None = Field(
+        None, ge=0, le=1, description="reject stories whose scores.judge_quality (from `storygen judge`) is lower"
+    )
 
 
 class DedupConfig(Strict):

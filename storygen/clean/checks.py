@@ -205,6 +205,14 @@ def check_english(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     return ["not_english"] if doc.closed_class_words / doc.n_words < cfg.min_function_share else []
 
 
+def check_judge_quality(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
+    """Only for stories scored by `storygen judge`, and only when a minimum is configured."""
+    score = doc.story.scores.get("judge_quality")
+    if cfg.min_judge_quality is None or score is None:
+        return []
+    return ["low_judge_quality"] if score < cfg.min_judge_quality else []
+
+
 CHECKS: tuple[Check, ...] = (
     check_empty,
     check_required_words,
@@ -216,6 +224,7 @@ CHECKS: tuple[Check, ...] = (
     check_markup,
     check_encoding,
     check_english,
+    check_judge_quality,
 )
 
 

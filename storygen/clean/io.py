@@ -62,7 +62,7 @@ def iter_lines(paths: list[Path]) -> Iterator[tuple[str, int, bytes]]:
 
 
 # What a directory stands for, first match wins: a generate run, validate's output, dedup's output.
-STAGE_OUTPUTS = ("stories.*.jsonl", "accepted.jsonl", "stories.jsonl")
+STAGE_OUTPUTS = ("stories.*.jsonl", "accepted.jsonl", "stories.jsonl", "judged.jsonl")
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -78,7 +78,9 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
                 out.extend(found)
                 break
         else:
-            raise StorygenError(f"{p}: no stories.*.jsonl, accepted.jsonl or stories.jsonl in this directory")
+            raise StorygenError(
+                f"{p}: no stories.*.jsonl, accepted.jsonl, stories.jsonl or judged.jsonl in this directory"
+            )
     return out
 
 

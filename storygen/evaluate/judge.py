@@ -68,7 +68,7 @@ GRADE_SCHEMA = {
 
 _JSON = re.compile(r"\{.*?\}", re.DOTALL)
 _LINE = re.compile(r"(grammar|creativity|consistency|plot)\W{0,3}\s*(\d{1,2})(?:\s*/\s*10)?", re.IGNORECASE)
-_AGE = re.compile(r"age[ _]?group\W{0,3}\s*\"?([A-Fa-f])\b")
+_AGE = re.compile(r"age[ _]?group\W{0,3}\s*\"?([A-Fa-f])\b", re.IGNORECASE)
 
 
 def _number(v: Any) -> Any:

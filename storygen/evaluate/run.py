@@ -112,9 +112,14 @@ def judge_stories(
                 story.scores["judge_quality"] = round(score, 4)
                 scores.append(score)
             f.write(story.model_dump_json() + "\n")
-        report = {"stories": len(stories), "scored": len(scores), "methods": methods,
-                  "judge_quality": mean_ci(scores), "judge": {"model": config.judge.model, "base_url": config.judge.base_url},
-                  "judge_usage": judge.acct.to_dict()}  # fmt: skip
+        report = {
+            "stories": len(stories),
+            "scored": len(scores),
+            "methods": methods,
+            "judge_quality": mean_ci(scores),
+            "judge": {"model": config.judge.model, "base_url": config.judge.base_url},
+            "judge_usage": judge.acct.to_dict(),
+        }
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         save_config(config, tmp / "config.yaml")
     return report

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import re
 import time
@@ -65,7 +66,10 @@ class FakeOpenAI:
         batch_polls: int = 2,
         seed: int = 0,
         fail_status: int | None = None,
+        judge_fault_rate: float = 0.0,
+        judge_faults: tuple[str, ...] = ("malformed", "out_of_range"),
     ):
+        self.judge_fault_rate, self.judge_faults = judge_fault_rate, judge_faults
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.hang, self.retry_after, self.api_key = hang, retry_after, api_key
         self.models, self.batch_polls, self.fail_status = models, batch_polls, fail_status
@@ -93,9 +97,40 @@ class FakeOpenAI:
             )
         return None
 
+    def judge_reply(self, prompt: str) -> str:
+        """A grade for the judge template: scores from the continuation's length, so longer,
+        richer continuations score higher; sometimes malformed or out of range (judge faults)."""
+        part = prompt.split("STUDENT'S CONTINUATION:")[-1].split("Give each of these")[0]
+        n = len(part.split())
+        base = max(1, min(10, 2 + n // 12))
+        fault = (
+            self.rng.choice(self.judge_faults)
+            if self.judge_faults and self.rng.random() < self.judge_fault_rate
+            else None
+        )
+        self.stats[f"judge_{fault or 'ok'}"] += 1
+        if fault == "malformed":
+            return "The story is lovely. I would give it a good mark overall."
+        grade = {"grammar": base, "creativity": max(1, base - 1), "consistency": base, "plot": max(1, base - 2),
+                 "age_group": "ABCDEF"[min(5, n // 40)]}  # fmt: skip
+        if fault == "out_of_range":
+            grade["grammar"] = 14
+        return json.dumps(grade)
+
     def completion(self, body: dict[str, Any], fault: str | None = None) -> dict[str, Any]:
         messages = body.get("messages") or []
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
+        if "STUDENT'S CONTINUATION:" in prompt:
+            return self._reply(body, prompt, self.judge_reply(prompt))
+        if body.get("logprobs") and "Is this good training data" in prompt:
+            words = len(prompt.split("STORY:")[-1].split())
+            p_yes = min(0.95, max(0.05, words / 120))
+            reply = self._reply(body, prompt, "yes" if p_yes >= 0.5 else "no")
+            alts = [{"token": "yes", "logprob": math.log(p_yes)}, {"token": "no", "logprob": math.log(1 - p_yes)}]
+            reply["choices"][0]["logprobs"] = {
+                "content": [{"token": "yes", "logprob": math.log(p_yes), "top_logprobs": alts}]
+            }
+            return reply
         n = int(body.get("n") or 1)
         choices = []
         for i in range(n):
@@ -127,6 +162,21 @@ class FakeOpenAI:
         }
 
     # ------------------------------------------------------------ handlers
+
+    def _reply(self, body: dict[str, Any], prompt: str, text: str) -> dict[str, Any]:
+        self.stats["judged"] += 1
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+        p, c = _tokens(prompt), _tokens(text)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"), "choices": [choice],
+            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+        }  # fmt: skip
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         self.stats["requests"] += 1
@@ -303,6 +353,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", default="", help="comma list of served models (404 for others); empty = any")
     p.add_argument("--batch-polls", type=int, default=2, help="polls before a batch completes")
     p.add_argument("--fail-status", type=int, default=None, help="answer every completion with this status")
+    p.add_argument(
+        "--judge-fault-rate", type=float, default=0.0, help="share of judge replies that are malformed or out of range"
+    )
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     faults = tuple(f for f in a.faults.split(",") if f)
@@ -312,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     server = FakeOpenAI(
         latency=a.latency, fault_rate=a.fault_rate, faults=faults, hang=a.hang, retry_after=a.retry_after,
         api_key=a.api_key, models=tuple(m for m in a.models.split(",") if m), batch_polls=a.batch_polls,
-        seed=a.seed, fail_status=a.fail_status,
+        seed=a.seed, fail_status=a.fail_status, judge_fault_rate=a.judge_fault_rate,
     )  # fmt: skip
     try:
         import uvloop  # type: ignore[import-not-found]
