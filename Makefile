@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate clean-data dataset push train sample export eval serve bench
+.PHONY: help setup test lint prompts generate clean-data dataset push train sample export eval experiment-curriculum serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,6 +77,12 @@ EVAL    ?= runs/eval
 
 eval:            ## grade RUN's story endings with JUDGE_MODEL (OPENAI_API_KEY or JUDGE_BASE_URL)
 	$(STORYGEN) eval $(RUN) --out $(EVAL) --judge-model $(JUDGE_MODEL) $(if $(JUDGE_BASE_URL),--judge-base-url $(JUDGE_BASE_URL),) $(CONFIG_ARG)
+
+SEEDS   ?= 3
+EXPERIMENT ?= runs/experiments
+
+experiment-curriculum: ## shuffled vs reading-age curriculum vs anti, SEEDS seeds, on DATASET (TRAIN_CONFIG)
+	$(STORYGEN) experiment curriculum --data $(DATASET) --config $(TRAIN_CONFIG) --seeds $(SEEDS) --out $(EXPERIMENT)/curriculum
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

@@ -201,6 +201,22 @@ class EvalConfig(Strict):
     perplexity_batches: int = Field(20, ge=1, description="validation batches for the model's loss")
 
 
+class CurriculumConfig(Strict):
+    schedule: Literal["linear", "step", "root"] = Field("linear", description="how the reading-age ceiling rises")
+    start: float = Field(0.2, gt=0, le=1, description="starting ceiling: share of the easiest stories allowed")
+    ramp: float = Field(0.5, gt=0, le=1, description="share of training by which the ceiling reaches the top")
+    stages: int = Field(4, ge=1, description="steps of the `step` schedule")
+    anti: bool = Field(True, description="also train the anti-curriculum control (hardest first)")
+
+
+class ExperimentConfig(Strict):
+    seeds: int = Field(3, ge=1, description="seeds per arm (initial weights and data order)")
+    eval_every: int = Field(25, ge=1, description="steps between validation losses")
+    eval_batches: int = Field(4, ge=1, description="batches in each validation set")
+    val_share: float = Field(0.1, gt=0, lt=1, description="held-out share of the stories")
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+
+
 class RunConfig(Strict):
     seed: int = Field(0, description="seed of the prompt stream")
     n: int = Field(100, ge=1, description="number of prompts")
@@ -216,6 +232,7 @@ class RunConfig(Strict):
         description="the judge's backend, model, endpoint and limits (same fields as generate)",
     )
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
