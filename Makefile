@@ -9,7 +9,7 @@ SEED    ?= 0
 CONFIG  ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: help setup test lint prompts generate clean-data dataset push train sample export eval experiment-curriculum serve bench
+.PHONY: help setup test lint prompts generate clean-data dataset push train sample export eval experiment-curriculum experiment-salt experiment-grow serve bench
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -83,6 +83,14 @@ EXPERIMENT ?= runs/experiments
 
 experiment-curriculum: ## shuffled vs reading-age curriculum vs anti, SEEDS seeds, on DATASET (TRAIN_CONFIG)
 	$(STORYGEN) experiment curriculum --data $(DATASET) --config $(TRAIN_CONFIG) --seeds $(SEEDS) --out $(EXPERIMENT)/curriculum
+
+TEACHER ?= runs/teacher
+
+experiment-salt: ## SALT: TEACHER (a small trained run) distils into TRAIN_CONFIG's model, on DATASET
+	$(STORYGEN) experiment salt --teacher $(TEACHER) --data $(DATASET) --config $(TRAIN_CONFIG) --seeds $(SEEDS) --out $(EXPERIMENT)/salt
+
+experiment-grow: ## grow one block into TRAIN_CONFIG's depth vs that model from scratch, equal FLOPs
+	$(STORYGEN) experiment grow --data $(DATASET) --config $(TRAIN_CONFIG) --seeds $(SEEDS) --out $(EXPERIMENT)/grow
 
 serve:           ## run a local vLLM server for MODEL (GPU machine, vllm extra)
 	$(STORYGEN) serve --model $(MODEL) $(CONFIG_ARG)

@@ -276,6 +276,29 @@ def cmd_experiment_curriculum(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment_salt(args: argparse.Namespace) -> int:
+    from storygen.experiments.salt import run_salt
+
+    r = run_salt(args.teacher, args.data, args.out, config_from_args(args), args.seeds, not args.no_progress)
+    _print_effects(r, args.out)
+    return 0
+
+
+def cmd_experiment_grow(args: argparse.Namespace) -> int:
+    from storygen.experiments.grow import run_grow
+
+    r = run_grow(args.data, args.out, config_from_args(args), args.seeds, not args.no_progress)
+    _print_effects(r, args.out)
+    return 0
+
+
+def _print_effects(r: dict, out: Path) -> None:
+    for name, e in r["summary"]["effects"].items():
+        f = e["final_loss"]
+        print(f"{name}: final loss {f['mean']:+.4f} (95% CI {f['ci_low']:+.4f} to {f['ci_high']:+.4f})")
+    print(f"report in {out}/report/report.md")
+
+
 def add_clean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="JSON-lines files (or folders of *.jsonl)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -425,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", default=None, help=f"config: {key}")
     p.set_defaults(func=cmd_judge, _shortcuts={"vocab-dir": "prompts.vocab_dir", **JUDGE_SHORTCUTS})
 
-    p = sub.add_parser("experiment", help="training experiments: curriculum")
+    p = sub.add_parser("experiment", help="training experiments: curriculum, salt, grow")
     esub = p.add_subparsers(dest="experiment_command", required=True, metavar="EXPERIMENT")
     pe = esub.add_parser(
         "curriculum",
@@ -439,6 +462,20 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_args(pe, {})
     pe.set_defaults(func=cmd_experiment_curriculum)
+
+    for name, func, text in (
+        ("salt", cmd_experiment_salt, "a small trained teacher distils into the model in phase 1 (and picks data)"),
+        ("grow", cmd_experiment_grow, "one block trained, then grown to train.n_layer, vs the deep model from scratch"),
+    ):
+        pe = esub.add_parser(name, help=text, description=text + "; equal steps (salt) or FLOPs (grow), several seeds.")
+        if name == "salt":
+            pe.add_argument("--teacher", type=Path, required=True, help="a `storygen train` run (same tokenizer)")
+        pe.add_argument("--data", required=True, help="any dataset with a `text` column")
+        pe.add_argument("--out", type=Path, required=True, help="experiment folder (report/ inside)")
+        pe.add_argument("--seeds", type=int, default=None, help="seeds (config: experiment.seeds; default 3)")
+        pe.add_argument("--no-progress", action="store_true", help="no progress bar")
+        add_config_args(pe, {})
+        pe.set_defaults(func=func)
 
     p = sub.add_parser(
         "serve",

@@ -209,12 +209,29 @@ class CurriculumConfig(Strict):
     anti: bool = Field(True, description="also train the anti-curriculum control (hardest first)")
 
 
+class SaltConfig(Strict):
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of cross-entropy in phase 1 (1 = no distillation)")
+    temperature: float = Field(2.0, gt=0, description="softening temperature T of teacher and student")
+    phase: float = Field(0.3, gt=0, le=1, description="share of the steps that use the teacher")
+    band_low: float = Field(
+        0.3, ge=0, lt=1, description="selection keeps sequences whose teacher loss is above this quantile"
+    )
+    band_high: float = Field(0.7, gt=0, le=1, description="... and below this quantile of a candidate pool")
+
+
+class GrowConfig(Strict):
+    small_fraction: float = Field(0.3, gt=0, lt=1, description="share of the FLOP budget spent on the one-block model")
+    position: Literal["top", "middle", "bottom"] = Field("top", description="where the new blocks go")
+
+
 class ExperimentConfig(Strict):
     seeds: int = Field(3, ge=1, description="seeds per arm (initial weights and data order)")
     eval_every: int = Field(25, ge=1, description="steps between validation losses")
     eval_batches: int = Field(4, ge=1, description="batches in each validation set")
     val_share: float = Field(0.1, gt=0, lt=1, description="held-out share of the stories")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    salt: SaltConfig = Field(default_factory=SaltConfig)
+    grow: GrowConfig = Field(default_factory=GrowConfig)
 
 
 class RunConfig(Strict):

@@ -94,3 +94,99 @@ def test_tiny_curriculum_run_writes_every_report_file(corpus: Path, tmp_path: Pa
     assert saved["summary"]["arms"]["curriculum"]["final_loss"]["n"] == 2
     again = run_curriculum(str(corpus), tmp_path / "y", cfg, seeds=2, show_progress=False)
     assert again["summary"] == report["summary"]  # same seeds and config -> same numbers
+
+
+# ---------------------------------------------------------------- SALT and growth
+
+
+def test_kd_loss_hand_computation_and_alpha_one_is_ce():
+    import torch
+    import torch.nn.functional as F
+
+    from storygen.experiments.salt import kd_loss
+
+    s = torch.tensor([[[1.0, 0.0, -1.0]], [[0.5, 0.5, 0.0]]])  # (B=2, T=1, V=3)
+    t = torch.tensor([[[0.0, 1.0, 0.0]], [[2.0, 0.0, 0.0]]])
+    y = torch.tensor([[0], [1]])
+    T, alpha = 2.0, 0.25
+    ps, pt = torch.softmax(s.view(2, 3) / T, -1), torch.softmax(t.view(2, 3) / T, -1)
+    kl = (pt * (pt.log() - ps.log())).sum(-1).mean()
+    ce = -torch.log_softmax(s.view(2, 3), -1)[torch.arange(2), y.view(-1)].mean()
+    assert kd_loss(s, t, y, alpha, T).item() == pytest.approx((alpha * ce + (1 - alpha) * T * T * kl).item(), abs=1e-6)
+    assert kd_loss(s, t, y, 1.0, T).item() == pytest.approx(F.cross_entropy(s.view(2, 3), y.view(-1)).item(), abs=1e-7)
+
+
+def test_selection_keeps_exactly_the_band():
+    import torch
+
+    from storygen.config import SaltConfig
+    from storygen.experiments.salt import pool_size, select_band
+
+    losses = torch.tensor([float(v) for v in np.random.default_rng(0).permutation(40)])
+    keep = select_band(losses, 0.25, 0.75, 12)
+    lo, hi = torch.quantile(losses, 0.25), torch.quantile(losses, 0.75)
+    assert len(keep) == 12 and bool(((losses[keep] >= lo) & (losses[keep] <= hi)).all())
+    sc = SaltConfig(band_low=0.3, band_high=0.7)
+    assert pool_size(8, sc) == 25  # enough candidates that the band always holds a full batch
+    with pytest.raises(ValueError, match="in the band"):
+        select_band(losses, 0.45, 0.55, 12)
+
+
+@pytest.mark.parametrize("position", ["top", "middle", "bottom"])
+def test_growth_preserves_the_function(position):
+    import torch
+
+    from storygen.experiments.grow import grow
+    from storygen.train.model import ModelConfig, StoryModel
+
+    torch.manual_seed(0)
+    small = StoryModel(ModelConfig(vocab_size=50, d_model=32, n_head=4, context=16, n_layer=1))
+    big = grow(small, 4, position)
+    x = torch.randint(0, 50, (3, 16))
+    assert big.cfg.n_layer == 4 and len(big.layers) == 4
+    assert torch.allclose(small(x), big(x), atol=1e-6)
+    assert big.num_params() > small.num_params()
+
+
+def test_tiny_salt_and_grow_runs_write_every_report_file(corpus: Path, tmp_path: Path):  # noqa: F811
+    from storygen.experiments.grow import run_grow
+    from storygen.experiments.salt import run_salt
+    from storygen.train.trainer import train
+
+    teacher = tmp_path / "teacher"
+    train(str(corpus), teacher, tiny_config(max_steps=20), show_progress=False)
+    cfg = tiny_config(max_steps=12, d_model=96, n_head=4)
+    cfg = cfg.model_copy(update={"experiment": cfg.experiment.model_copy(update={"eval_every": 6, "eval_batches": 1})})
+    salt = run_salt(teacher, str(corpus), tmp_path / "salt", cfg, seeds=2, show_progress=False)
+    assert {"report.json", "report.md", "loss_curves.png", "loss_by_flops.png"} <= {
+        p.name for p in (tmp_path / "salt/report").iterdir()
+    }
+    assert salt["steps_equal_across_arms"] and salt["phase_steps"] == 4
+    f = {arm: v["mean"] for arm, v in salt["flops"].items()}
+    assert f["baseline"] < f["kd"] < f["kd_select"]  # the teacher's forward passes are counted
+    grow_cfg = tiny_config(max_steps=12, n_layer=3)
+    grow_cfg = grow_cfg.model_copy(
+        update={"experiment": grow_cfg.experiment.model_copy(update={"eval_every": 6, "eval_batches": 1})}
+    )
+    g = run_grow(str(corpus), tmp_path / "grow", grow_cfg, seeds=2, show_progress=False)
+    assert {"report.json", "report.md", "loss_curves.png"} <= {p.name for p in (tmp_path / "grow/report").iterdir()}
+    assert g["loss_change_at_growth"]["max_abs"] < 1e-5
+    flops = g["summary"]["arms"]
+    step_flops = 6 * g["params"]["deep"] * 8 * 64  # one deep step: the most the two arms can differ by
+    assert abs(flops["grown"]["flops"]["mean"] - flops["scratch"]["flops"]["mean"]) <= step_flops
+
+
+def test_salt_refuses_a_teacher_with_another_tokenizer(corpus: Path, tmp_path: Path):  # noqa: F811
+    from storygen.errors import StorygenError
+    from storygen.experiments.salt import run_salt
+    from storygen.train.tokenizer import train_tokenizer
+    from storygen.train.trainer import train
+
+    teacher = tmp_path / "teacher"
+    train(str(corpus), teacher, tiny_config(max_steps=2), show_progress=False)
+    other = tmp_path / "other_tok"
+    train_tokenizer(iter(["completely different words " * 50] * 20), 300, other)
+    cfg = tiny_config(max_steps=2).model_copy()
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"tokenizer": other})})
+    with pytest.raises(StorygenError, match="tokenizer differs"):
+        run_salt(teacher, str(corpus), tmp_path / "s", cfg, seeds=1, show_progress=False)

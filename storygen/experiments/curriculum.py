@@ -92,7 +92,7 @@ def run_curriculum(
 
     from storygen.clean.io import AtomicDir
     from storygen.config import save_config
-    from storygen.experiments.harness import plot_curves, summarize, train_arm
+    from storygen.experiments.harness import curves_json, plot_curves, summarize, train_arm
     from storygen.experiments.prepare import fresh_model, prepare
     from storygen.experiments.stories import pack, step_rng
 
@@ -142,7 +142,7 @@ def run_curriculum(
             "measured_share_overall_seed0": measured_shares(stories, order, seen_first["curriculum"]),
             "shuffled_measured_share_seed0": measured_shares(stories, order, seen_first["shuffled"]),
         },
-        "curves": {arm: [{"tokens": c.tokens, "losses": c.losses} for c in cs] for arm, cs in curves.items()},
+        "curves": curves_json(curves),
         "model_params": sum(p.numel() for p in fresh_model(config, prep.vocab_size, 0).parameters()),
     }
     with AtomicDir(out / "report") as tmp:

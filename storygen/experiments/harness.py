@@ -24,6 +24,7 @@ class Curve:
     """Losses of one arm and seed at evaluation points (tokens seen so far)."""
 
     tokens: list[int] = field(default_factory=list)
+    flops: list[float] = field(default_factory=list)  # training FLOPs so far (6 N per token, plus extra)
     losses: dict[str, list[float]] = field(default_factory=dict)  # eval set name -> losses
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -45,18 +46,24 @@ LossFn = Callable[[StoryModel, torch.Tensor, torch.Tensor, int], torch.Tensor]
 StepHook = Callable[[StoryModel, int], StoryModel]
 
 
+ExtraFlops = Callable[[int, int], float]
+
+
 def train_arm(model: StoryModel, tc: TrainConfig, steps: int, batches: Callable[[int], Batch],
               eval_sets: list[EvalSet], eval_every: int, loss_fn: LossFn | None = None,
-              on_step: StepHook | None = None) -> Curve:  # fmt: skip
+              on_step: StepHook | None = None, extra_flops: ExtraFlops | None = None) -> Curve:  # fmt: skip
     """Train `model` for `steps` optimizer steps on batches(step); evaluate every `eval_every` steps.
     `loss_fn(model, x, y, step)` replaces plain cross-entropy (distillation); `on_step(model, step)`
-    may return a new model before a step (growth), which gets a fresh optimizer."""
+    may return a new model before a step (growth), which gets a fresh optimizer. FLOPs count
+    6 * parameters per training token (forward and backward) plus `extra_flops(step, tokens)`
+    (a teacher's forward passes)."""
     optimizer = make_optimizer(model, tc, torch.device("cpu"))
     curve = Curve()
-    tokens = 0
+    tokens, flops = 0, 0.0
 
     def record() -> None:
         curve.tokens.append(tokens)
+        curve.flops.append(flops)
         for name, value in evaluate(model, eval_sets, tc.loss_chunk, tc.batch_size).items():
             curve.losses.setdefault(name, []).append(value)
 
@@ -77,6 +84,7 @@ def train_arm(model: StoryModel, tc: TrainConfig, steps: int, batches: Callable[
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += x.numel()
+        flops += 6.0 * model.num_params() * x.numel() + (extra_flops(step, x.numel()) if extra_flops else 0.0)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             record()
     curve.extra["model"] = model
@@ -128,18 +136,24 @@ def effect(a: list[float], b: list[float]) -> dict[str, float]:
             if pooled and not math.isnan(pooled) else float("nan")}  # fmt: skip
 
 
-def summarize(curves: dict[str, list[Curve]], main: str = "full", baseline: str | None = None) -> dict[str, Any]:
-    """Per arm: final loss, AUC, tokens to reach the baseline's final loss (mean and CI over seeds);
-    effects of every arm against the baseline."""
+def summarize(curves: dict[str, list[Curve]], main: str = "full", baseline: str | None = None,
+              x: str = "tokens") -> dict[str, Any]:  # fmt: skip
+    """Per arm: final loss, AUC, and the tokens (or FLOPs, or steps) needed to reach the baseline's
+    final loss, with means and CIs over seeds; effects of every arm against the baseline."""
     baseline = baseline or next(iter(curves))
     base_final = float(np.mean([c.losses[main][-1] for c in curves[baseline]]))
     arms: dict[str, Any] = {}
+
+    def axis(c: Curve) -> list:
+        return c.flops if x == "flops" else c.tokens
+
     for arm, cs in curves.items():
-        reach = [tokens_to_reach(c.tokens, c.losses[main], base_final) for c in cs]
+        reach = [tokens_to_reach(axis(c), c.losses[main], base_final) for c in cs]
         arms[arm] = {
             "final_loss": mean_ci([c.losses[main][-1] for c in cs]),
-            "auc": mean_ci([auc(c.tokens, c.losses[main]) for c in cs]),
-            "tokens_to_baseline_final": {"per_seed": reach, "reached": sum(r is not None for r in reach)},
+            "auc": mean_ci([auc(axis(c), c.losses[main]) for c in cs]),
+            f"{x}_to_baseline_final": {"per_seed": reach, "reached": sum(r is not None for r in reach)},
+            "flops": mean_ci([c.flops[-1] for c in cs]),
             "final_by_set": {name: mean_ci([c.losses[name][-1] for c in cs]) for name in cs[0].losses},
         }
 
@@ -147,7 +161,7 @@ def summarize(curves: dict[str, list[Curve]], main: str = "full", baseline: str 
         return [c.losses[main][-1] for c in cs]
 
     def aucs(cs: list[Curve]) -> list[float]:
-        return [auc(c.tokens, c.losses[main]) for c in cs]
+        return [auc(axis(c), c.losses[main]) for c in cs]
 
     effects = {
         f"{arm} - {baseline}": {
@@ -157,12 +171,14 @@ def summarize(curves: dict[str, list[Curve]], main: str = "full", baseline: str 
         for arm, cs in curves.items()
         if arm != baseline
     }
-    return {"baseline": baseline, "baseline_final_loss": round(base_final, 5), "arms": arms, "effects": effects}
+    return {"baseline": baseline, "baseline_final_loss": round(base_final, 5), "x": x, "arms": arms, "effects": effects}
 
 
-def plot_curves(
-    curves: dict[str, list[Curve]], name: str, path: Path, title: str, x_label: str = "training tokens"
-) -> None:
+def curves_json(curves: dict[str, list[Curve]]) -> dict[str, list[dict[str, Any]]]:
+    return {arm: [{"tokens": c.tokens, "flops": c.flops, "losses": c.losses} for c in cs] for arm, cs in curves.items()}
+
+
+def plot_curves(curves: dict[str, list[Curve]], name: str, path: Path, title: str, x: str = "tokens") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,14 +186,18 @@ def plot_curves(
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for arm, cs in curves.items():
-        t = np.asarray(cs[0].tokens)
+        t = np.asarray(cs[0].flops if x == "flops" else cs[0].tokens)
         ys = np.asarray([c.losses[name] for c in cs])
         m = ys.mean(axis=0)
         ax.plot(t, m, label=arm)
         if len(cs) > 1:
             half = t_quantile_975(len(cs) - 1) * ys.std(axis=0, ddof=1) / math.sqrt(len(cs))
             ax.fill_between(t, m - half, m + half, alpha=0.2)
-    ax.set(xlabel=x_label, ylabel="validation loss (nats/token)", title=title)
+    ax.set(
+        xlabel="training FLOPs" if x == "flops" else "training tokens",
+        ylabel="validation loss (nats/token)",
+        title=title,
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
