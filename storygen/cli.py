@@ -39,7 +39,7 @@ def add_config_args(p: argparse.ArgumentParser, shortcuts: dict[str, str]) -> No
         "template": (str, "prompt template name, a file prompts/NAME.j2 (default: default)"),
         "vocab-dir": (Path, "vocabulary folder (default: the bundled vocab/)"),
         "model": (str, "model name (config: generate.model)"),
-        "backend": (str, "openai | openai-batch | vllm (config: generate.backend; default openai)"),
+        "backend": (str, "openai | openai-batch | vllm | local (config: generate.backend; default openai)"),
         "base-url": (str, "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
         "concurrency": (int, "requests in flight (config: generate.concurrency; default 64)"),
         "workers": (int, "client processes (config: generate.workers; default 1)"),
@@ -96,6 +96,27 @@ def cmd_vocab_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vocab_forms(args: argparse.Namespace) -> int:
+    from storygen.constrain.forms import allowed_forms
+    from storygen.constrain.pattern import regex
+    from storygen.vocab import load_vocabulary
+
+    forms = allowed_forms(load_vocabulary(args.vocab_dir))
+    if args.regex:
+        union = set().union(*forms.values())
+        print(regex(union))
+        return 0
+    for name, words in forms.items():
+        if args.list:
+            for w in sorted(words):
+                print(f"{name}\t{w}")
+        else:
+            print(f"{name:<12} {len(words):>6}  e.g. {', '.join(sorted(words)[:6])}")
+    if not args.list:
+        print(f"{'total':<12} {len(set().union(*forms.values())):>6}")
+    return 0
+
+
 # ---------------------------------------------------------------- prompts
 
 
@@ -125,6 +146,8 @@ GENERATE_SHORTCUTS = {
 def cmd_generate(args: argparse.Namespace) -> int:
     from storygen.generate.run import generate
 
+    if args.constrain:
+        args.overrides.append("generate.constrain_vocab=true")
     config = config_from_args(args)
     summary = generate(config, args.out, show_progress=not args.no_progress)
     stored, session = summary["stored"], summary["session"]
@@ -219,9 +242,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from storygen.paths import VOCAB_DIR
     from storygen.train.sample import sample
 
-    for text in sample(args.run, args.prompt, args.max_new, args.temperature, args.top_k, args.seed, args.n):
+    vocab = (args.vocab_dir or VOCAB_DIR) if args.constrain_vocab else None
+    for text in sample(args.run, args.prompt, args.max_new, args.temperature, args.top_k, args.seed, args.n, vocab):
         print(text)
         print("---")
     return 0
@@ -326,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pc.add_argument("--vocab-dir", type=Path, default=VOCAB_DIR, help="vocabulary folder (default: bundled vocab/)")
     pc.set_defaults(func=cmd_vocab_check)
+    pf = vsub.add_parser("forms", help="the allowed word forms (inflections, capitals, possessives, contractions)")
+    pf.add_argument("--vocab-dir", type=Path, default=VOCAB_DIR, help="vocabulary folder (default: bundled vocab/)")
+    pf.add_argument("--list", action="store_true", help="print every form (category TAB form)")
+    pf.add_argument("--regex", action="store_true", help="print the character-level regex of the constraint")
+    pf.set_defaults(func=cmd_vocab_forms)
 
     p = sub.add_parser(
         "prompts",
@@ -343,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(p, GENERATE_SHORTCUTS)
     p.add_argument("--out", type=Path, required=True, help="run directory (stories.*.jsonl, run.json, ...)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--constrain-vocab", dest="constrain", action="store_const", const=True, default=None,
+                   help="decode only allowed words (vllm, local, or --base-url of vllm serve)")  # fmt: skip
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(
@@ -417,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=50, help="sample among the k likeliest tokens (default 50)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--n", type=int, default=1, help="samples (default 1)")
+    p.add_argument("--constrain-vocab", action="store_true", help="decode only words allowed by vocab/")
+    p.add_argument("--vocab-dir", type=Path, default=None, help="vocabulary for --constrain-vocab (default: bundled)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("export", help="write a run as a Hugging Face LlamaForCausalLM folder")

@@ -84,13 +84,20 @@ class VllmConfig(Strict):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     dtype: str = "auto"
     port: int = Field(8000, ge=1, le=65535, description="port for `storygen serve`")
+    structured_backend: str = Field("auto", description="vLLM structured-output backend: auto, xgrammar, guidance, ...")
     host: str = "127.0.0.1"
     chunk_size: int = Field(8192, ge=1, description="prompts handed to the engine at once (stored after each)")
     startup_timeout_s: float = Field(1800.0, gt=0, description="how long `storygen serve` waits for /health")
 
 
 class GenerateConfig(Strict):
-    backend: Literal["openai", "openai-batch", "vllm"] = "openai"
+    backend: Literal["openai", "openai-batch", "vllm", "local"] = Field(
+        "openai",
+        description="openai | openai-batch | vllm (in-process, GPU) | local (a storygen run or HF folder, CPU)",
+    )
+    constrain_vocab: bool = Field(
+        False, description="decode only allowed words (vllm backends via structured outputs; local via a token mask)"
+    )
     model: str = Field("gpt-4o-mini", min_length=1)
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = the OpenAI API")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable that holds the API key")

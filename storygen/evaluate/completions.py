@@ -84,21 +84,36 @@ class Pupil:
         return self.model(ids).logits
 
     def complete(self, beginning: str, ev: EvalConfig, seed: int) -> str:
+        return self.generate(beginning, ev.max_new, ev.temperature, ev.top_k, seed)[0].strip()
+
+    def generate(self, prefix: str, max_new: int, temperature: float, top_k: int | None, seed: int,
+                 constraint: Any = None) -> tuple[str, int]:  # fmt: skip
+        """The continuation of `prefix` and the number of tokens it has."""
         from storygen.train.sample import generate
 
-        ids = self.tokenizer.encode(beginning, add_special_tokens=False)[-(self.context - 1) :]
+        ids = self.tokenizer.encode(prefix, add_special_tokens=False)[-(self.context - 1) :]
+        if self.kind == "storygen":
+            out = generate(self.model, ids, max_new, temperature, top_k, self.eot, seed, constraint)
+        else:
+            out = self._generate_hf(ids, max_new, temperature, top_k, seed, constraint)
+        return self.tokenizer.decode(out[len(ids) :]), len(out) - len(ids)
+
+    def _generate_hf(self, ids: list[int], max_new: int, temperature: float, top_k: int | None, seed: int,
+                     constraint: Any) -> list[int]:  # fmt: skip
         g = torch.Generator().manual_seed(seed)
         out = list(ids)
-        if self.kind == "storygen":
-            out = generate(self.model, ids, ev.max_new, ev.temperature, ev.top_k, self.eot, seed)
-        else:
-            for _ in range(ev.max_new):
-                logits = self.logits(torch.tensor([out[-self.context :]]))[0, -1].float()
-                nxt = _pick(logits, ev.temperature, ev.top_k, g)
-                if nxt == self.eot:
-                    break
-                out.append(nxt)
-        return self.tokenizer.decode(out[len(ids) :]).strip()
+        state = constraint.start(ids) if constraint is not None else None
+        for _ in range(max_new):
+            logits = self.logits(torch.tensor([out[-self.context :]]))[0, -1].float()
+            if constraint is not None:
+                logits[~constraint.mask(state)] = -float("inf")
+            nxt = _pick(logits, temperature, top_k, g)
+            if nxt == self.eot:
+                break
+            out.append(nxt)
+            if constraint is not None:
+                state = constraint.advance(state, nxt)
+        return out
 
     @torch.no_grad()
     def loss(self, texts: list[str], batches: int, seq: int = 256) -> float:

@@ -135,6 +135,10 @@ def run_requests(
             runner = RequestRunner(backend, config, writer, failures, done)
             try:
                 await backend.preflight()
+                if config.generate.constrain_vocab:
+                    from storygen.constrain.requests import probe, vocab_regex
+
+                    await probe(backend, vocab_regex(config.prompts.vocab_dir))
                 prompts = pending_prompts(factory, config.n, done, config.sampling.n, shard, shards)
                 return await runner.run(prompts, on_tick=on_tick)
             finally:
@@ -145,7 +149,17 @@ def run_requests(
 
 def check_backend(config: RunConfig) -> None:
     """Everything a backend needs that can be checked before a file is written."""
+    from storygen.constrain.requests import check_supported
+
     g = config.generate
+    check_supported(g)
+    if g.backend == "local":
+        path = Path(g.model)
+        if not ((path / "ckpt.pt").is_file() or (path / "config.json").is_file()):
+            raise StorygenError(
+                f"--model {g.model}: the local backend needs a storygen run or a Hugging Face model folder"
+            )
+        return
     if g.backend in ("openai", "openai-batch"):
         from storygen.generate.backends.openai_chat import api_key, check_base_url
 
@@ -186,6 +200,10 @@ def generate(config: RunConfig, out_dir: Path, show_progress: bool = True) -> di
                 acct = run_workers(config, out_dir, progress)
             elif g.backend == "openai":
                 acct = run_requests(config, factory, out_dir, done, progress.update)
+            elif g.backend == "local":
+                from storygen.generate.backends.local import run_local
+
+                acct = run_local(config, factory, out_dir, done, progress)
             elif g.backend == "openai-batch":
                 from storygen.generate.backends.openai_batch import BatchRunner
 

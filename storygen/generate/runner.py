@@ -39,6 +39,11 @@ def sampling_params(config: RunConfig, prompt: Prompt) -> dict[str, Any]:
     return params
 
 
+def recorded_params(config: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """What a story keeps of its request: the sampling parameters, and a flag for the constraint."""
+    return {**params, "constrain_vocab": True} if config.generate.constrain_vocab else params
+
+
 def estimated_tokens(prompt: Prompt, config: RunConfig) -> int:
     return len(prompt.text) // 4 + config.sampling.max_tokens * config.sampling.n
 
@@ -78,7 +83,7 @@ def build_stories(
                 summary=summary,
                 model=config.generate.model,
                 backend=backend,
-                sampling=params,
+                sampling=recorded_params(config, params),
                 finish_reason=choice.finish_reason,
                 usage=usage,
                 created_at=created,
@@ -173,11 +178,17 @@ class RequestRunner:
         self.backend, self.config, self.writer, self.failures, self.done = backend, config, writer, failures, done
         self.caller = Caller(backend, config.generate, acct)
         self.acct = self.caller.acct
+        self.extra: dict[str, Any] = {}  # request-only fields (the vocabulary constraint), not stored on stories
+        if config.generate.constrain_vocab:
+            from storygen.constrain.requests import request_fields, vocab_regex
+
+            self.extra = request_fields(vocab_regex(config.prompts.vocab_dir))
 
     async def process(self, prompt: Prompt) -> None:
         params = sampling_params(self.config, prompt)
         try:
-            completion = await self.caller.call(prompt.text, params, estimated_tokens(prompt, self.config))
+            request = {**params, **self.extra} if self.extra else params
+            completion = await self.caller.call(prompt.text, request, estimated_tokens(prompt, self.config))
         except RetryableError as e:
             self.acct.failures[e.reason] += 1
             record_failure(

@@ -34,6 +34,8 @@ def vllm_command(config: RunConfig) -> list[str]:
     ]  # fmt: skip
     if v.max_model_len:
         cmd += ["--max-model-len", str(v.max_model_len)]
+    if v.structured_backend != "auto":
+        cmd += ["--structured-outputs-config.backend", v.structured_backend]
     return cmd
 
 

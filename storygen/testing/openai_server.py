@@ -68,8 +68,10 @@ class FakeOpenAI:
         fail_status: int | None = None,
         judge_fault_rate: float = 0.0,
         judge_faults: tuple[str, ...] = ("malformed", "out_of_range"),
+        honor_structured: bool = False,
     ):
         self.judge_fault_rate, self.judge_faults = judge_fault_rate, judge_faults
+        self.honor_structured = honor_structured
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.hang, self.retry_after, self.api_key = hang, retry_after, api_key
         self.models, self.batch_polls, self.fail_status = models, batch_polls, fail_status
@@ -120,6 +122,9 @@ class FakeOpenAI:
     def completion(self, body: dict[str, Any], fault: str | None = None) -> dict[str, Any]:
         messages = body.get("messages") or []
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
+        if prompt.startswith("Repeat exactly, with nothing else:"):  # the constraint probe
+            constrained = bool(body.get("structured_outputs")) and self.honor_structured
+            return self._reply(body, prompt, "the end." if constrained else prompt.split(":", 1)[1].strip())
         if "STUDENT'S CONTINUATION:" in prompt:
             return self._reply(body, prompt, self.judge_reply(prompt))
         if body.get("logprobs") and "Is this good training data" in prompt:
@@ -356,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--judge-fault-rate", type=float, default=0.0, help="share of judge replies that are malformed or out of range"
     )
+    p.add_argument("--honor-structured", action="store_true", help="answer the constraint probe as vLLM >= 0.12 would")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     faults = tuple(f for f in a.faults.split(",") if f)
@@ -366,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         latency=a.latency, fault_rate=a.fault_rate, faults=faults, hang=a.hang, retry_after=a.retry_after,
         api_key=a.api_key, models=tuple(m for m in a.models.split(",") if m), batch_polls=a.batch_polls,
         seed=a.seed, fail_status=a.fail_status, judge_fault_rate=a.judge_fault_rate,
+        honor_structured=a.honor_structured,
     )  # fmt: skip
     try:
         import uvloop  # type: ignore[import-not-found]
@@ -387,7 +394,10 @@ class RunningServer:
     def __init__(self, **options: Any):
         self.args: list[str] = []
         for key, value in options.items():
-            if value is None:
+            if value is None or value is False:
+                continue
+            if value is True:
+                self.args.append(f"--{key.replace('_', '-')}")
                 continue
             if isinstance(value, list | tuple):
                 value = ",".join(map(str, value))

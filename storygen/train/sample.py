@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -23,14 +24,25 @@ def load_run(run: Path, device: str = "cpu") -> tuple[StoryModel, object]:
 
 @torch.no_grad()
 def generate(model: StoryModel, ids: list[int], max_new: int, temperature: float = 1.0, top_k: int | None = None,
-             eot: int | None = None, seed: int = 0) -> list[int]:  # fmt: skip
-    """Append up to max_new tokens to ids; stop at eot. temperature 0 is greedy."""
+             eot: int | None = None, seed: int = 0, constraint: Any = None) -> list[int]:  # fmt: skip
+    """Append up to max_new tokens to ids; stop at eot. temperature 0 is greedy. With a
+    `constraint` (storygen.constrain.decode.TokenConstraint) only tokens it allows are drawn."""
     g = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     out = list(ids)
+    state = constraint.start(ids) if constraint is not None else None
+    last_end = len(out)  # with a constraint: the last length at which the text may end
     for _ in range(max_new):
         window = torch.tensor([out[-model.cfg.context :]], device=device)
         logits = model(window)[0, -1].float().cpu()
+        if constraint is not None:
+            allowed = constraint.mask(state)
+            if len(out) == len(ids) and eot is not None:  # at least one word before the end
+                allowed = allowed.clone()
+                allowed[eot] = False
+            if not bool(allowed.any()):
+                break
+            logits[~allowed] = -float("inf")
         if temperature <= 0:
             nxt = int(logits.argmax())
         else:
@@ -42,14 +54,31 @@ def generate(model: StoryModel, ids: list[int], max_new: int, temperature: float
         if nxt == eot:
             break
         out.append(nxt)
+        if constraint is not None:
+            state = constraint.advance(state, nxt)
+            if constraint.matcher.can_end(state):
+                last_end = len(out)
+    if constraint is not None and not constraint.matcher.can_end(state):
+        out = out[:last_end]  # ran out of tokens inside a word: drop the unfinished word
     return out
 
 
 def sample(run: Path, prompt: str, max_new: int = 200, temperature: float = 0.8, top_k: int | None = 50,
-           seed: int = 0, n: int = 1) -> list[str]:  # fmt: skip
+           seed: int = 0, n: int = 1, constrain_vocab: Path | None = None) -> list[str]:  # fmt: skip
+    """Continue `prompt` n times; with `constrain_vocab` (a vocab folder) only allowed words appear."""
     if temperature < 0:
         raise StorygenError(f"--temperature must be >= 0, got {temperature}")
     model, tok = load_run(run)
     ids = tok.encode(prompt, add_special_tokens=False)
     eot = tok.convert_tokens_to_ids(tok.eos_token)
-    return [tok.decode(generate(model, ids, max_new, temperature, top_k, eot, seed + i)) for i in range(n)]
+    constraint = vocab_constraint(constrain_vocab, tok, eot) if constrain_vocab else None
+    return [tok.decode(generate(model, ids, max_new, temperature, top_k, eot, seed + i, constraint)) for i in range(n)]
+
+
+def vocab_constraint(vocab_dir: Path, tokenizer: Any, eot: int | None) -> Any:
+    from storygen.constrain.decode import TokenConstraint
+    from storygen.constrain.forms import all_forms
+    from storygen.constrain.pattern import Matcher
+    from storygen.vocab import load_vocabulary
+
+    return TokenConstraint(Matcher(all_forms(load_vocabulary(vocab_dir))), tokenizer, eot)

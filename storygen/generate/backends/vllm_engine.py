@@ -52,6 +52,9 @@ def build_engine(config: RunConfig) -> Any:
         raise StorygenError(VLLM_MISSING) from None
     require_gpu()
     v = config.generate.vllm
+    extra: dict[str, Any] = {}
+    if v.structured_backend != "auto":
+        extra["structured_outputs_config"] = {"backend": v.structured_backend}
     return vllm.LLM(
         model=config.generate.model,
         tensor_parallel_size=v.tensor_parallel_size,
@@ -59,13 +62,19 @@ def build_engine(config: RunConfig) -> Any:
         gpu_memory_utilization=v.gpu_memory_utilization,
         dtype=v.dtype,
         seed=config.seed,
+        **extra,
     )
 
 
 def make_sampling_params(config: RunConfig, prompt: Prompt) -> Any:
     from vllm import SamplingParams
 
-    return SamplingParams(**sampling_params(config, prompt))
+    extra: dict[str, Any] = {}
+    if config.generate.constrain_vocab:
+        from storygen.constrain.requests import sampling_constraint, vocab_regex
+
+        extra = sampling_constraint(vocab_regex(config.prompts.vocab_dir))
+    return SamplingParams(**sampling_params(config, prompt), **extra)
 
 
 def _chunks(it: Iterator[Prompt], size: int) -> Iterator[list[Prompt]]:
