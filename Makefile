@@ -33,6 +33,8 @@ bench:           ## run the benchmarks (JSON in bench/results/)
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_clean.py
 	$(BIN)/python bench/bench_train.py
+	@if [ -f $(RUN)/ckpt.pt ]; then $(BIN)/python bench/bench_constrain.py $(RUN); \
+	 else echo "bench_constrain skipped: no trained model in RUN=$(RUN) (make train first)"; fi
 
 MODEL   ?= gpt-4o-mini
 BACKEND ?= openai

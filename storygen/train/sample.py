@@ -32,12 +32,13 @@ def generate(model: StoryModel, ids: list[int], max_new: int, temperature: float
     out = list(ids)
     state = constraint.start(ids) if constraint is not None else None
     last_end = len(out)  # with a constraint: the last length at which the text may end
+    has_word = False  # with a constraint: no end-of-text before the first word
     for _ in range(max_new):
         window = torch.tensor([out[-model.cfg.context :]], device=device)
         logits = model(window)[0, -1].float().cpu()
         if constraint is not None:
             allowed = constraint.mask(state)
-            if len(out) == len(ids) and eot is not None:  # at least one word before the end
+            if not has_word and eot is not None:
                 allowed = allowed.clone()
                 allowed[eot] = False
             if not bool(allowed.any()):
@@ -56,6 +57,7 @@ def generate(model: StoryModel, ids: list[int], max_new: int, temperature: float
         out.append(nxt)
         if constraint is not None:
             state = constraint.advance(state, nxt)
+            has_word = has_word or any(ch.isalpha() for ch in constraint.pieces[nxt] or "")
             if constraint.matcher.can_end(state):
                 last_end = len(out)
     if constraint is not None and not constraint.matcher.can_end(state):
