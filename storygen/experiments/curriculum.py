@@ -85,7 +85,6 @@ def run_curriculum(
     data: str, out: Path, config: RunConfig, seeds: int | None = None, show_progress: bool = True
 ) -> dict:
     """The whole experiment; writes report.json, report.md, loss_curves.png, bucket_curves.png."""
-    import copy
     import json
 
     from tqdm import tqdm
@@ -109,10 +108,8 @@ def run_curriculum(
     seen_first = {arm: np.zeros(len(stories)) for arm in arms}
     bar = tqdm(total=seeds * len(arms), desc="arms", disable=not show_progress)
     for seed in range(seeds):
-        init = copy.deepcopy(fresh_model(config, prep.vocab_size, seed).state_dict())
         for arm in arms:
-            model = fresh_model(config, prep.vocab_size, seed)
-            model.load_state_dict(init)
+            model = fresh_model(config, prep.vocab_size, seed)  # the same weights for every arm of a seed
             seen = seen_first[arm] if seed == 0 else None
 
             def batches(step: int, arm: str = arm, seen: np.ndarray | None = seen, seed: int = seed):

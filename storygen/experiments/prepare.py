@@ -87,6 +87,8 @@ def prepare(data: str, config: RunConfig, out: Path) -> Prepared:
 
 
 def fresh_model(config: RunConfig, vocab_size: int, seed: int, **shape: Any):  # type: ignore[no-untyped-def]
+    """A new model initialised from `seed` alone: the same seed gives the same weights, which is how
+    every arm of an experiment starts from the same point."""
     import torch
 
     from storygen.train.model import StoryModel

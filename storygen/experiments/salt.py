@@ -10,7 +10,6 @@ the same initial weights per seed: baseline, kd, kd_select. The teacher's forwar
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -112,10 +111,8 @@ def run_salt(teacher_run: Path, data: str, out: Path, config: RunConfig, seeds: 
     curves: dict[str, list] = {a: [] for a in arms}
     bar = tqdm(total=seeds * len(arms), desc="arms", disable=not show_progress)
     for seed in range(seeds):
-        init = copy.deepcopy(fresh_model(config, prep.vocab_size, seed).state_dict())
         for arm in arms:
-            model = fresh_model(config, prep.vocab_size, seed)
-            model.load_state_dict(init)
+            model = fresh_model(config, prep.vocab_size, seed)  # the same weights for every arm of a seed
 
             def batches(step: int, arm: str = arm, seed: int = seed) -> tuple[torch.Tensor, torch.Tensor]:
                 rng = step_rng(seed, step)

@@ -92,6 +92,21 @@ def build_stories(
     return stories
 
 
+def store_completion(prompt: Prompt, completion: Completion, config: RunConfig, backend: str, params: dict[str, Any],
+                     writer: StoryWriter, done: set[str], acct: Accounting) -> None:  # fmt: skip
+    """Count a completion's tokens and append the stories it made that are not stored yet."""
+    acct.prompt_tokens += completion.prompt_tokens
+    acct.completion_tokens += completion.completion_tokens
+    for story in build_stories(prompt, completion, config, backend, params):
+        if story.id in done:
+            continue
+        writer.write(story)
+        done.add(story.id)
+        acct.stories += 1
+        acct.finish_reasons[story.finish_reason or "none"] += 1
+    acct.last_done = time.time()
+
+
 def _wait(retry_state: RetryCallState) -> float:
     """The server's Retry-After when it gave one, else exponential backoff with jitter."""
     exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -195,16 +210,7 @@ class RequestRunner:
                 self.failures, prompt.id, prompt.index, e.reason, self.config.generate.max_attempts, e.detail
             )
             return
-        self.acct.prompt_tokens += completion.prompt_tokens
-        self.acct.completion_tokens += completion.completion_tokens
-        for story in build_stories(prompt, completion, self.config, self.backend.name, params):
-            if story.id in self.done:
-                continue
-            self.writer.write(story)
-            self.done.add(story.id)
-            self.acct.stories += 1
-            self.acct.finish_reasons[story.finish_reason or "none"] += 1
-        self.acct.last_done = time.time()
+        store_completion(prompt, completion, self.config, self.backend.name, params, self.writer, self.done, self.acct)
 
     async def run(self, prompts: Iterable[Prompt], on_tick: Callable[[Accounting], None] | None = None) -> Accounting:
         it = iter(prompts)

@@ -11,7 +11,7 @@ from storygen.config import RunConfig
 from storygen.generate.accounting import Accounting
 from storygen.generate.backends.base import Choice, Completion
 from storygen.generate.progress import Progress
-from storygen.generate.runner import build_stories, pending_prompts, sampling_params
+from storygen.generate.runner import pending_prompts, sampling_params, store_completion
 from storygen.generate.store import StoryWriter
 from storygen.prompts import PromptFactory
 
@@ -43,15 +43,7 @@ def run_local(
             prompt_tokens = len(pupil.tokenizer.encode(prompt.text, add_special_tokens=False))
             completion = Completion(choices, prompt_tokens, completion_tokens)
             acct.requests += 1
-            acct.prompt_tokens += prompt_tokens
-            acct.completion_tokens += completion_tokens
-            for story in build_stories(prompt, completion, config, "local", sampling_params(config, prompt)):
-                if story.id not in done:
-                    writer.write(story)
-                    done.add(story.id)
-                    acct.stories += 1
-                    acct.finish_reasons[story.finish_reason or "none"] += 1
-            acct.last_done = time.time()
+            store_completion(prompt, completion, config, "local", sampling_params(config, prompt), writer, done, acct)
             acct.cpu_s = time.process_time() - cpu0
             progress.update(acct)
     return acct

@@ -24,7 +24,7 @@ from storygen.generate.accounting import Accounting
 from storygen.generate.backends.base import FatalError, RetryableError
 from storygen.generate.backends.openai_chat import api_key, check_base_url, classify, parse_chat_completion
 from storygen.generate.progress import Progress
-from storygen.generate.runner import build_stories, pending_prompts, run_async, sampling_params
+from storygen.generate.runner import pending_prompts, run_async, sampling_params, store_completion
 from storygen.generate.store import LineWriter, StoryWriter, failures_path, record_failure, write_json_atomic
 from storygen.prompts import PromptFactory
 from storygen.records import Prompt
@@ -216,15 +216,8 @@ class BatchRunner:
         except RetryableError as e:
             return self._fail(cid, {"code": e.reason, "message": e.detail}, failures)
         self.acct.requests += 1
-        self.acct.prompt_tokens += completion.prompt_tokens
-        self.acct.completion_tokens += completion.completion_tokens
         params = sampling_params(self.config, prompt)
-        for story in build_stories(prompt, completion, self.config, "openai-batch", params):
-            if story.id not in self.done:
-                writer.write(story)
-                self.done.add(story.id)
-                self.acct.stories += 1
-                self.acct.finish_reasons[story.finish_reason or "none"] += 1
+        store_completion(prompt, completion, self.config, "openai-batch", params, writer, self.done, self.acct)
         return cid
 
     def _fail(self, cid: str, error: dict[str, Any], failures: LineWriter) -> str:

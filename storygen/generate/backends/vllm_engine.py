@@ -21,7 +21,7 @@ from storygen.errors import StorygenError
 from storygen.generate.accounting import Accounting
 from storygen.generate.backends.base import Choice, Completion
 from storygen.generate.progress import Progress
-from storygen.generate.runner import build_stories, pending_prompts, sampling_params
+from storygen.generate.runner import pending_prompts, sampling_params, store_completion
 from storygen.generate.store import StoryWriter
 from storygen.prompts import PromptFactory
 from storygen.records import Prompt
@@ -114,17 +114,9 @@ def run_vllm(
             else:
                 outputs = engine.generate([p.text for p in chunk], params, use_tqdm=False)
             for prompt, output in zip(chunk, outputs, strict=True):
-                completion = completion_from_output(output)
                 acct.requests += 1
-                acct.prompt_tokens += completion.prompt_tokens
-                acct.completion_tokens += completion.completion_tokens
-                for story in build_stories(prompt, completion, config, "vllm", sampling_params(config, prompt)):
-                    if story.id not in done:
-                        writer.write(story)
-                        done.add(story.id)
-                        acct.stories += 1
-                        acct.finish_reasons[story.finish_reason or "none"] += 1
-            acct.last_done = time.time()
+                params = sampling_params(config, prompt)
+                store_completion(prompt, completion_from_output(output), config, "vllm", params, writer, done, acct)
             acct.cpu_s = time.process_time() - cpu0
             progress.update(acct)
     return acct
