@@ -10,44 +10,45 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from storygen.clean.checks import analyse, run_checks
-from storygen.clean.io import AtomicDir, BadLine, iter_lines, parse_story
+from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story
 from storygen.clean.lexicon import Lexicon, strip_clitic, word_of
 from storygen.config import CleanConfig, RunConfig, save_config
 from storygen.errors import StorygenError
 from storygen.vocab import load_vocabulary
 
-CHUNK = 2000
-
 _state: dict[str, Any] = {}
 
 
-def _init(vocab_dir: str, cfg: dict[str, Any]) -> None:
+def _init(vocab_dir: str, cfg: dict[str, Any], parts: str) -> None:
     _state["lexicon"] = Lexicon(load_vocabulary(Path(vocab_dir)))
     _state["cfg"] = CleanConfig.model_validate(cfg)
+    _state["parts"] = Path(parts)
 
 
-def _process(chunk: list[tuple[str, int, bytes]]) -> dict[str, Any]:
+def _process(task: tuple[int, str, int, int]) -> dict[str, Any]:
+    """Check one byte range of an input; accepted and rejected lines go to this task's part files
+    (joined in order by the parent), only counts come back."""
+    number, path, start, end = task
     lex: Lexicon = _state["lexicon"]
     cfg: CleanConfig = _state["cfg"]
     accepted, rejected, bad = [], [], []
     reasons: Counter[str] = Counter()
     oov: Counter[str] = Counter()
     score_sums: Counter[str] = Counter()
-    for source, lineno, line in chunk:
+    for offset, line in lines_in(path, start, end):
         try:
-            story = parse_story(line, source)
+            story = parse_story(line, path)
         except BadLine as e:
-            bad.append((source, lineno, str(e)))
+            bad.append((path, offset, str(e)))
             continue
         doc = analyse(story, lex)
         for form, count in doc.oov:
@@ -61,12 +62,11 @@ def _process(chunk: list[tuple[str, int, bytes]]) -> dict[str, Any]:
             rejected.append(story.model_dump_json().encode())
         else:
             accepted.append(story.model_dump_json().encode())
-    return {"accepted": accepted, "rejected": rejected, "bad": bad, "reasons": reasons, "oov": oov, "sums": score_sums}
-
-
-def _chunks(it: Iterator[tuple[str, int, bytes]], size: int) -> Iterator[list[tuple[str, int, bytes]]]:
-    while chunk := list(islice(it, size)):
-        yield chunk
+    parts = _state["parts"]
+    (parts / f"{number:06d}.accepted").write_bytes(b"".join(x + b"\n" for x in accepted))
+    (parts / f"{number:06d}.rejected").write_bytes(b"".join(x + b"\n" for x in rejected))
+    return {"accepted": len(accepted), "rejected": len(rejected), "bad": bad, "reasons": reasons, "oov": oov,
+            "sums": score_sums}  # fmt: skip
 
 
 def validate(
@@ -81,35 +81,48 @@ def validate(
     oov: Counter[str] = Counter()
     sums: Counter[str] = Counter()
     bad_lines: list[tuple[str, int, str]] = []
-    init_args = (str(config.prompts.vocab_dir), config.clean.model_dump())
-    chunks = _chunks(iter_lines(inputs), CHUNK)
-    with AtomicDir(out) as tmp, (tmp / "accepted.jsonl").open("wb") as acc, (tmp / "rejected.jsonl").open("wb") as rej:
-        if workers > 1:
+    for path in inputs:
+        if not path.is_file():
+            raise StorygenError(f"{path}: input file not found")
+    tasks = [(i, path, start, end) for i, (path, start, end) in enumerate(byte_ranges(inputs))]
+    with AtomicDir(out) as tmp:
+        parts = tmp / "parts"
+        parts.mkdir()
+        init_args = (str(config.prompts.vocab_dir), config.clean.model_dump(), str(parts))
+        if workers > 1 and len(tasks) > 1:
             ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
             pool = ctx.Pool(workers, initializer=_init, initargs=init_args)
-            results = pool.imap(_process, chunks)
+            results = pool.imap(_process, tasks)
         else:
             _init(*init_args)
-            pool, results = None, map(_process, chunks)
+            pool, results = None, map(_process, tasks)
         try:
             bar = tqdm(unit="story", disable=not show_progress, mininterval=0.5)
             for r in results:
                 if r["bad"] and not skip_bad:
-                    source, lineno, msg = r["bad"][0]
-                    raise StorygenError(f"{source}:{lineno}: {msg}; fix the line or pass --skip-bad")
+                    source, offset, msg = r["bad"][0]
+                    raise StorygenError(
+                        f"{source}:{line_number(source, offset)}: {msg}; fix the line or pass --skip-bad"
+                    )
                 bad_lines.extend(r["bad"])
-                acc.write(b"".join(line + b"\n" for line in r["accepted"]))
-                rej.write(b"".join(line + b"\n" for line in r["rejected"]))
-                totals["accepted"] += len(r["accepted"])
-                totals["rejected"] += len(r["rejected"])
+                totals["accepted"] += r["accepted"]
+                totals["rejected"] += r["rejected"]
                 reasons.update(r["reasons"])
                 oov.update(r["oov"])
                 sums.update(r["sums"])
-                bar.update(len(r["accepted"]) + len(r["rejected"]))
+                bar.update(r["accepted"] + r["rejected"])
             bar.close()
         finally:
             if pool is not None:
                 pool.terminate()
+        for kind in ("accepted", "rejected"):  # the parts, joined in input order
+            with (tmp / f"{kind}.jsonl").open("wb") as f:
+                for number, *_ in tasks:
+                    part = parts / f"{number:06d}.{kind}"
+                    with part.open("rb") as src:
+                        shutil.copyfileobj(src, f, 16 << 20)
+                    part.unlink()
+        parts.rmdir()
         total = totals["accepted"] + totals["rejected"]
         if total == 0:
             raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
@@ -121,7 +134,7 @@ def validate(
             "rejected": totals["rejected"],
             "reasons": dict(reasons.most_common()),
             "bad_lines": len(bad_lines),
-            "bad_line_examples": [f"{s}:{n}: {m}" for s, n, m in bad_lines[:10]],
+            "bad_line_examples": [f"{s}:{line_number(s, o)}: {m}" for s, o, m in bad_lines[:10]],
             "mean_scores": {k: round(v / total, 4) for k, v in sorted(sums.items())},
             "vocab_threshold": config.clean.vocab_threshold,
             "top_oov": [[w, c] for w, c in oov.most_common(config.clean.oov_report)],

@@ -27,11 +27,10 @@ from tqdm import tqdm
 from storygen.clean.dedup.lsh import candidate_pairs, candidate_probability
 from storygen.clean.dedup.minhash import MinHasher, normalise
 from storygen.clean.dedup.verify import UnionFind, similarity
-from storygen.clean.io import AtomicDir, BadLine, parse_story, text_id
+from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story, text_id
 from storygen.config import DedupConfig, RunConfig, save_config
 from storygen.errors import StorygenError
 
-CHUNK_BYTES = 4 << 20  # each worker task reads ~4 MB of the input itself (~3,000 stories)
 _state: dict[str, Any] = {}
 
 
@@ -45,39 +44,6 @@ def id_and_text(line: bytes) -> tuple[str, str]:
         raise BadLine("no string field 'text'")
     sid = rec.get("id")
     return (str(sid) if sid is not None else text_id(rec["text"])), rec["text"]
-
-
-def byte_ranges(paths: list[Path], size: int = CHUNK_BYTES) -> list[tuple[str, int, int]]:
-    """(file, start, end) pieces of about `size` bytes that start and end at line boundaries."""
-    out = []
-    for path in paths:
-        total = path.stat().st_size
-        with path.open("rb") as f:
-            start = 0
-            while start < total:
-                f.seek(min(total, start + size))
-                f.readline()  # move to the end of the line the cut fell in
-                end = min(total, f.tell()) if start + size < total else total
-                out.append((str(path), start, end))
-                start = end
-    return out
-
-
-def lines_in(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, line) of the non-blank lines in [start, end)."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
-    offset = start
-    for line in data.split(b"\n"):
-        if line.strip():
-            yield offset, line
-        offset += len(line) + 1
-
-
-def line_number(path: str, offset: int) -> int:
-    with open(path, "rb") as f:
-        return f.read(offset).count(b"\n") + 1
 
 
 def _init(cfg: dict[str, Any]) -> None:
