@@ -20,6 +20,11 @@ class TokenConstraint:
             text = tokenizer.decode([i])
             self.pieces.append(None if (i == eot or not text or "\ufffd" in text) else text)
         self._masks: dict[State, torch.Tensor] = {}
+        self.by_first: dict[str, list[int]] = {}  # tokens grouped by their first character
+        for i, piece in enumerate(self.pieces):
+            if piece is not None:
+                self.by_first.setdefault(piece[0], []).append(i)
+        self.n = n
 
     def start(self, prefix_ids: list[int] | None = None) -> State:
         """The state to decode from, after the prompt's tokens (a prompt ending in a letter needs a
@@ -31,12 +36,27 @@ class TokenConstraint:
         """Bool (V,): tokens allowed in `state`."""
         cached = self._masks.get(state)
         if cached is None:
-            walk = self.matcher.walk
-            cached = torch.tensor([p is not None and bool(walk(state, p)) for p in self.pieces])
+            m = self.matcher
+            allowed = torch.zeros(self.n, dtype=torch.bool)
+            # only tokens whose first character can follow this state are worth walking
+            for first in self._next_chars(state):
+                for i in self.by_first.get(first, ()):
+                    if m.walk(state, self.pieces[i]):  # type: ignore[arg-type]
+                        allowed[i] = True
             if self.eot is not None:
-                cached[self.eot] = self.matcher.can_end(state)
-            self._masks[state] = cached
+                allowed[self.eot] = m.can_end(state)
+            cached = self._masks[state] = allowed
         return cached
+
+    def _next_chars(self, state: State) -> set[str]:
+        m = self.matcher
+        chars: set[str] = set()
+        for s in state:
+            if s < 0 or m.terminal[s]:
+                chars |= m.separators
+            if s != m.AFTER_WORD:
+                chars |= m.children[0 if s == m.BETWEEN else s].keys()
+        return chars
 
     def advance(self, state: State, token: int) -> State:
         piece = self.pieces[token]
