@@ -79,6 +79,32 @@ def one(kind: str, a: argparse.Namespace, batch: int) -> dict:
             "peak_mb": round(peak, 1)}  # fmt: skip
 
 
+def loss_only(kind: str, a: argparse.Namespace, batch: int) -> dict:
+    """The head and loss alone (hidden states -> vocabulary logits -> cross-entropy -> backward):
+    the part of a one-block model that the fused loss changes. Memory growth while it runs."""
+    import torch
+    import torch.nn.functional as F
+
+    from storygen.train.model import linear_cross_entropy
+
+    torch.manual_seed(0)
+    n = batch * a.context
+    # realistic scales: unit-scale hidden states (as after RMSNorm) and weights at the init std;
+    # unit-scale weights would give logits of +-100 and denormal softmax values, slow on any CPU
+    w = (0.02 * torch.randn(a.vocab, a.d_model)).requires_grad_()
+    h = torch.randn(n, a.d_model, requires_grad=True)
+    y = torch.randint(0, a.vocab, (n,))
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        loss = linear_cross_entropy(h, w, y) if kind == "storygen" else F.cross_entropy((h @ w.t()).float(), y)
+        loss.backward()
+        h.grad = w.grad = None
+    seconds = time.perf_counter() - t0
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return {"kind": kind, "batch": batch, "tokens_per_s": a.steps * n / seconds, "peak_mb": round(grown, 1)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
@@ -95,7 +121,8 @@ def main() -> None:
     a = p.parse_args()
     if a.child:
         kind, batch = a.child.split(":")
-        print(json.dumps(one(kind, a, int(batch))))
+        fn = loss_only if kind.endswith("-loss") else one
+        print(json.dumps(fn(kind.removesuffix("-loss"), a, int(batch))))
         return
     rows = []
     args = [a for a in sys.argv[1:] if not a.startswith("--out")]
@@ -111,6 +138,17 @@ def main() -> None:
               f"({pair['reference']['params'] / 1e6:.1f}M params, +{pair['reference']['peak_mb']:.0f} MB) | "
               f"storygen {pair['storygen']['tokens_per_s']:8.0f} tok/s ({pair['storygen']['params'] / 1e6:.1f}M, "
               f"+{pair['storygen']['peak_mb']:.0f} MB) | {ratio:.2f}x", flush=True)  # fmt: skip
+    loss_rows = []
+    for batch in (int(b) for b in a.batches.split(",")):
+        pair = {}
+        for kind in ("reference", "storygen"):
+            child = [sys.executable, __file__, *args, "--child", f"{kind}-loss:{batch}"]
+            out = subprocess.run(child, capture_output=True, text=True, check=True)
+            pair[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+        loss_rows.append({"batch": batch, **pair})
+        print(f"head + loss only, batch {batch:3d}: reference {pair['reference']['tokens_per_s']:8.0f} tok/s "
+              f"+{pair['reference']['peak_mb']:.0f} MB | fused {pair['storygen']['tokens_per_s']:8.0f} tok/s "
+              f"+{pair['storygen']['peak_mb']:.0f} MB", flush=True)  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(
         json.dumps({"benchmark": "train", "device": a.device, "cores": os.cpu_count(), "rows": rows}, indent=2) + "\n"
