@@ -124,3 +124,17 @@ def test_generate_proves_the_server_applies_the_constraint(tmp_path: Path, honor
 def test_vocab_forms_command():
     r = subprocess.run([sys.executable, "-m", "storygen", "vocab", "forms"], capture_output=True, text=True)
     assert r.returncode == 0 and "contraction" in r.stdout and "total" in r.stdout
+
+
+def test_hugging_face_models_decode_under_the_same_constraint(run: Path, tmp_path: Path):  # noqa: F811
+    from storygen.evaluate.completions import Pupil
+    from storygen.train.export import export
+    from storygen.train.sample import vocab_constraint
+
+    export(run, tmp_path / "hf")
+    pupil = Pupil(tmp_path / "hf")
+    assert pupil.kind == "huggingface"
+    constraint = vocab_constraint(VOCAB_DIR, pupil.tokenizer, pupil.eot)
+    for seed in range(4):
+        text, _ = pupil.generate("Once upon a time", 60, 0.8, 50, seed, constraint)
+        assert text.strip() and MATCHER.accepts(text), text

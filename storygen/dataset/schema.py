@@ -12,6 +12,7 @@ from typing import Any
 
 from datasets import Features, List, Value
 
+from storygen.clean.checks import story_features
 from storygen.records import Story
 
 TEXT_FEATURES = Features({"text": Value("string")})
@@ -53,14 +54,13 @@ def split_of(story_id: str, validation_share: float) -> str:
 def instruct_row(story: Story) -> dict[str, Any]:
     p = story.prompt
     words = story.meta.get("words") if p is None else p.words.model_dump()
-    features = story.meta.get("features") if p is None else p.features
     s = story.scores
     return {
         "id": story.id,
         "story": story.text,
         "prompt": p.text if p else None,
         "words": words if isinstance(words, dict) else None,
-        "features": list(features) if isinstance(features, list) else [],
+        "features": story_features(story) or [],
         "axes": [{"name": k, "value": v} for k, v in (p.axes.items() if p else ())],
         "summary": story.summary,
         "template": p.template if p else None,

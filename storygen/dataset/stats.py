@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from storygen.clean.checks import story_features
 from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic, tokens, word_of
 from storygen.records import Story
 
@@ -39,8 +40,7 @@ class Stats:
             self.completion_tokens += story.usage.completion_tokens
             self.stories_with_usage += 1
         p = story.prompt
-        feats = p.features if p else story.meta.get("features") or []
-        self.features.update(feats)
+        self.features.update(story_features(story) or [])
         used = set()
         for form in set(words):
             base = strip_clitic(word_of(form).lower())

@@ -89,31 +89,12 @@ class Pupil:
     def generate(self, prefix: str, max_new: int, temperature: float, top_k: int | None, seed: int,
                  constraint: Any = None) -> tuple[str, int]:  # fmt: skip
         """The continuation of `prefix` and the number of tokens it has."""
-        from storygen.train.sample import generate
+        from storygen.train.sample import decode
 
         ids = self.tokenizer.encode(prefix, add_special_tokens=False)[-(self.context - 1) :]
-        if self.kind == "storygen":
-            out = generate(self.model, ids, max_new, temperature, top_k, self.eot, seed, constraint)
-        else:
-            out = self._generate_hf(ids, max_new, temperature, top_k, seed, constraint)
+        out = decode(lambda w: self.logits(w)[0, -1], self.context, ids, max_new, temperature, top_k, self.eot,
+                     seed, constraint)  # fmt: skip
         return self.tokenizer.decode(out[len(ids) :]), len(out) - len(ids)
-
-    def _generate_hf(self, ids: list[int], max_new: int, temperature: float, top_k: int | None, seed: int,
-                     constraint: Any) -> list[int]:  # fmt: skip
-        g = torch.Generator().manual_seed(seed)
-        out = list(ids)
-        state = constraint.start(ids) if constraint is not None else None
-        for _ in range(max_new):
-            logits = self.logits(torch.tensor([out[-self.context :]]))[0, -1].float()
-            if constraint is not None:
-                logits[~constraint.mask(state)] = -float("inf")
-            nxt = _pick(logits, temperature, top_k, g)
-            if nxt == self.eot:
-                break
-            out.append(nxt)
-            if constraint is not None:
-                state = constraint.advance(state, nxt)
-        return out
 
     @torch.no_grad()
     def loss(self, texts: list[str], batches: int, seq: int = 256) -> float:
@@ -135,16 +116,6 @@ class Pupil:
         if count == 0:
             raise StorygenError("too little held-out text to measure the loss")
         return total / count
-
-
-def _pick(logits: torch.Tensor, temperature: float, top_k: int | None, g: torch.Generator) -> int:
-    if temperature <= 0:
-        return int(logits.argmax())
-    logits = logits / temperature
-    if top_k:
-        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
-        logits[logits < kth] = -float("inf")
-    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=g))
 
 
 def perplexity(loss: float) -> float:

@@ -68,14 +68,16 @@ def train_arm(model: StoryModel, tc: TrainConfig, steps: int, batches: Callable[
             curve.losses.setdefault(name, []).append(value)
 
     record()
+    schedule = tc.model_copy(update={"max_steps": steps})  # the learning-rate schedule spans this arm
+    n_params = model.num_params()
     for step in range(steps):
         if on_step is not None:
             new = on_step(model, step)
             if new is not model:
-                model = new
+                model, n_params = new, new.num_params()
                 optimizer = make_optimizer(model, tc, torch.device("cpu"))
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, tc.model_copy(update={"max_steps": steps}))
+            group["lr"] = lr_at(step, schedule)
         x, y = batches(step)
         loss = loss_fn(model, x, y, step) if loss_fn else model.loss(x, y, tc.loss_chunk)
         loss.backward()
@@ -84,7 +86,7 @@ def train_arm(model: StoryModel, tc: TrainConfig, steps: int, batches: Callable[
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += x.numel()
-        flops += 6.0 * model.num_params() * x.numel() + (extra_flops(step, x.numel()) if extra_flops else 0.0)
+        flops += 6.0 * n_params * x.numel() + (extra_flops(step, x.numel()) if extra_flops else 0.0)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             record()
     curve.extra["model"] = model

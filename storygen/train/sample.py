@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,27 @@ def load_run(run: Path, device: str = "cpu") -> tuple[StoryModel, object]:
 @torch.no_grad()
 def generate(model: StoryModel, ids: list[int], max_new: int, temperature: float = 1.0, top_k: int | None = None,
              eot: int | None = None, seed: int = 0, constraint: Any = None) -> list[int]:  # fmt: skip
-    """Append up to max_new tokens to ids; stop at eot. temperature 0 is greedy. With a
-    `constraint` (storygen.constrain.decode.TokenConstraint) only tokens it allows are drawn."""
-    g = torch.Generator().manual_seed(seed)
+    """Append up to max_new tokens to ids with a storygen model; see `decode`."""
     device = next(model.parameters()).device
+    return decode(lambda w: model(w.to(device))[0, -1], model.cfg.context, ids, max_new, temperature, top_k, eot,
+                  seed, constraint)  # fmt: skip
+
+
+@torch.no_grad()
+def decode(next_logits: Callable[[torch.Tensor], torch.Tensor], context: int, ids: list[int], max_new: int,
+           temperature: float = 1.0, top_k: int | None = None, eot: int | None = None, seed: int = 0,
+           constraint: Any = None) -> list[int]:  # fmt: skip
+    """The sampling loop for any model: `next_logits(window (1, T))` gives the next token's logits.
+    Appends up to max_new tokens to ids; stops at eot; temperature 0 is greedy. With a `constraint`
+    (storygen.constrain.decode.TokenConstraint) only tokens it allows are drawn, end-of-text waits
+    for the first word, and a word cut off by max_new is dropped."""
+    g = torch.Generator().manual_seed(seed)
     out = list(ids)
     state = constraint.start(ids) if constraint is not None else None
     last_end = len(out)  # with a constraint: the last length at which the text may end
     has_word = False  # with a constraint: no end-of-text before the first word
     for _ in range(max_new):
-        window = torch.tensor([out[-model.cfg.context :]], device=device)
-        logits = model(window)[0, -1].float().cpu()
+        logits = next_logits(torch.tensor([out[-context:]])).float().cpu()
         if constraint is not None:
             allowed = constraint.mask(state)
             if not has_word and eot is not None:
