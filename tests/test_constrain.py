@@ -67,6 +67,38 @@ def test_regex_and_matcher_agree_on_random_texts():
     assert set(SEPARATORS) >= set(" \n.,!?\"'")
 
 
+PIECES = ["<eot>", " ", "a", "the", " the", " cat", "cat", "s", "'", "'s", " Lily", ",", '."', "\n\n", " sun",
+          "day", "Once", " upon", " time", "ran", " ran", "t", "he", " c", "at", " zz", "q", " park", ". ", "don't",
+          " n"]  # fmt: skip
+
+
+class _Pieces:
+    """A stand-in tokenizer: token i decodes to PIECES[i]."""
+
+    def __len__(self) -> int:
+        return len(PIECES)
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(PIECES[i] for i in ids)
+
+
+def test_allowed_tokens_are_exactly_those_whose_characters_the_automaton_reads():
+    from storygen.constrain.decode import TokenConstraint
+
+    tc = TokenConstraint(MATCHER, _Pieces(), eot=0)
+    states = {MATCHER.start, MATCHER.start_after("Once"), tc.start()}
+    for text in ("Once upon a", "The cat", "the sun", "Lily's", "Lily'", "don", "The dog ran", '"Hi," she said. '):
+        states.add(MATCHER.walk(MATCHER.start, text))
+    assert all(states) and any(len(s) > 1 for s in states)  # "Lily'" is both a quote and a possessive
+    for state in states:
+        brute = [i for i, p in enumerate(PIECES) if i and MATCHER.walk(state, p)]
+        assert tc.allowed(state, allow_end=False).tolist() == brute, state
+        end = [0] if MATCHER.can_end(state) else []
+        assert tc.allowed(state).tolist() == sorted(brute + end), state
+        for i in brute:
+            assert tc.advance(state, i) == MATCHER.walk(state, PIECES[i])
+
+
 def compliance(text: str) -> float:
     doc = analyse(Story(id="x", text=text), Lexicon(VOCAB))
     return doc.scores["vocab_compliance"]

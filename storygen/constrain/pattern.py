@@ -48,9 +48,19 @@ class Matcher:
             self.terminal[node] = True
         self.separators = frozenset(SEPARATORS)
         self.start: State = frozenset({self.BETWEEN})
+        self._steps: dict[tuple[State, str], State] = {}
+        self._next: dict[State, frozenset[str]] = {}
 
     def step(self, state: State, ch: str) -> State:
-        """The states after `ch`; empty if `ch` leaves the language."""
+        """The states after `ch`; empty if `ch` leaves the language. Memoised: decoding revisits
+        the same few thousand states."""
+        key = (state, ch)
+        out = self._steps.get(key)
+        if out is None:
+            out = self._steps[key] = self._step(state, ch)
+        return out
+
+    def _step(self, state: State, ch: str) -> State:
         out = set()
         for s in state:
             if ch in self.separators and (s < 0 or self.terminal[s]):
@@ -61,6 +71,19 @@ class Matcher:
             if child is not None:
                 out.add(child)
         return frozenset(out)
+
+    def next_chars(self, state: State) -> frozenset[str]:
+        """The characters that `state` can read (memoised)."""
+        chars = self._next.get(state)
+        if chars is None:
+            found: set[str] = set()
+            for s in state:
+                if s < 0 or self.terminal[s]:
+                    found |= self.separators
+                if s != self.AFTER_WORD:
+                    found |= self.children[0 if s == self.BETWEEN else s].keys()
+            chars = self._next[state] = frozenset(found)
+        return chars
 
     def walk(self, state: State, text: str) -> State:
         for ch in text:

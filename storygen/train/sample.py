@@ -47,14 +47,12 @@ def decode(next_logits: Callable[[torch.Tensor], torch.Tensor], context: int, id
     has_word = False  # with a constraint: no end-of-text before the first word
     for _ in range(max_new):
         logits = next_logits(torch.tensor([out[-context:]])).float().cpu()
-        if constraint is not None:
-            allowed = constraint.mask(state)
-            if not has_word and eot is not None:
-                allowed = allowed.clone()
-                allowed[eot] = False
-            if not bool(allowed.any()):
+        allowed = None
+        if constraint is not None:  # draw among the allowed tokens only: the same as masking the rest
+            allowed = constraint.allowed(state, allow_end=has_word)
+            if allowed.numel() == 0:
                 break
-            logits[~allowed] = -float("inf")
+            logits = logits.index_select(0, allowed)
         if temperature <= 0:
             nxt = int(logits.argmax())
         else:
@@ -63,15 +61,17 @@ def decode(next_logits: Callable[[torch.Tensor], torch.Tensor], context: int, id
                 kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
                 logits[logits < kth] = -float("inf")
             nxt = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=g))
+        if allowed is not None:
+            nxt = int(allowed[nxt])
         if nxt == eot:
             break
         out.append(nxt)
         if constraint is not None:
             state = constraint.advance(state, nxt)
-            has_word = has_word or any(ch.isalpha() for ch in constraint.pieces[nxt] or "")
-            if constraint.matcher.can_end(state):
+            has_word = has_word or constraint.has_letter[nxt]
+            if constraint.can_end(state):
                 last_end = len(out)
-    if constraint is not None and not constraint.matcher.can_end(state):
+    if constraint is not None and not constraint.can_end(state):
         out = out[:last_end]  # ran out of tokens inside a word: drop the unfinished word
     return out
 
