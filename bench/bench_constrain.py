@@ -4,8 +4,10 @@ model and seeds, in the same run. Throughput is measured at equal lengths (end-o
 every story runs to --max-new): the model has no KV cache, so a step's cost grows with the context,
 and arms that stop at different lengths would otherwise differ for that reason alone. The
 constraint's per-state cache starts cold; the first repeat's cost is reported apart. Needs a trained
-run (RUN); on a GPU the vLLM path is measured by
-`storygen generate --backend vllm --constrain-vocab` instead. Writes bench/results/constrain.json."""
+run (RUN); on a GPU the vLLM path is measured by `storygen generate --backend vllm
+--constrain-vocab` instead. Quality without a judge model: the mean NLL per token of each arm's
+stories under the unconstrained model, with bootstrap 95% CIs (`storygen judge` on both outputs
+gives judge grades where a judge model is reachable). Writes bench/results/constrain.json."""
 
 from __future__ import annotations
 
@@ -21,8 +23,11 @@ PROMPTS = ["Once upon a time", "One day, a little dog", "Lily and Tom went to th
 
 
 def main() -> None:
+    import torch
+
     from storygen.clean.checks import analyse
     from storygen.clean.lexicon import Lexicon
+    from storygen.evaluate.report import mean_ci
     from storygen.paths import VOCAB_DIR
     from storygen.records import Story
     from storygen.train.sample import generate, load_run, vocab_constraint
@@ -43,26 +48,39 @@ def main() -> None:
 
     arms = {"unconstrained": None, "constrained": constraint}
 
-    def one(c: object, prompt: str, seed: int, stop: int | None) -> tuple[int, float, float]:
+    def one(c: object, prompt: str, seed: int, stop: int | None) -> tuple[int, float, list[int], list[int]]:
         ids = tok.encode(prompt, add_special_tokens=False)
         t = time.perf_counter()
         out = generate(model, ids, a.max_new, 0.8, 50, stop, seed=seed, constraint=c)
-        seconds = time.perf_counter() - t
-        score = analyse(Story(id="s", text=tok.decode(out[len(ids) :])), lex).scores["vocab_compliance"]
-        return len(out) - len(ids), seconds, score
+        return len(out) - len(ids), time.perf_counter() - t, ids, out
+
+    def compliance(ids: list[int], out: list[int]) -> float:
+        return analyse(Story(id="s", text=tok.decode(out[len(ids) :])), lex).scores["vocab_compliance"]
+
+    @torch.no_grad()
+    def nll(ids: list[int], out: list[int]) -> float:
+        """Mean negative log-likelihood per generated token under the unconstrained model: how far
+        the mask pushed the text from what the model would write (no judge model is needed)."""
+        x = torch.tensor([out[-model.cfg.context :]])
+        logp = torch.log_softmax(model(x)[0, :-1].float(), -1)
+        new = min(len(out) - len(ids), x.shape[1] - 1)
+        return float(-logp[-new:].gather(1, x[0, -new:, None]).mean()) if new else float("nan")
 
     for prompt in PROMPTS:  # warm up torch
         one(None, prompt, 1000, None)
     speeds: dict[str, list[float]] = {name: [] for name in arms}
     scores: dict[str, list[float]] = {name: [] for name in arms}
+    nlls: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(a.repeats):
         tokens, seconds = dict.fromkeys(arms, 0), dict.fromkeys(arms, 0.0)
         for i, prompt in enumerate(PROMPTS):  # alternate story by story: drift hits both arms alike
             for name, c in arms.items():
-                n, dt, _ = one(c, prompt, 10 * r + i, None)
+                n, dt, _, _ = one(c, prompt, 10 * r + i, None)
                 tokens[name] += n
                 seconds[name] += dt
-                scores[name].append(one(c, prompt, 10 * r + i, eot)[2])
+                _, _, ids, out = one(c, prompt, 10 * r + i, eot)
+                scores[name].append(compliance(ids, out))
+                nlls[name].append(nll(ids, out))
         for name in arms:
             speeds[name].append(tokens[name] / seconds[name])
     cold = 1 - speeds["constrained"][0] / speeds["unconstrained"][0]
@@ -74,10 +92,13 @@ def main() -> None:
             "mean_compliance": round(sum(scores[name]) / len(scores[name]), 4),
             "min_compliance": round(min(scores[name]), 4),
             "stories": len(scores[name]),
+            "nll_per_token": mean_ci([x for x in nlls[name] if x == x]),
         }
         r = rows[name]
+        nl = r["nll_per_token"]
         print(f"{name:14s} {r['tokens_per_s_median']:8.1f} tokens/s (median of {a.repeats}), "
-              f"compliance mean {r['mean_compliance']:.4f}, min {r['min_compliance']:.4f}")  # fmt: skip
+              f"compliance mean {r['mean_compliance']:.4f}, min {r['min_compliance']:.4f}, "
+              f"NLL/token {nl['mean']:.3f} (95% CI {nl['ci_low']:.3f}-{nl['ci_high']:.3f})")  # fmt: skip
     # paired by repeat: each constrained repeat against the unconstrained one just before it
     pairs = zip(speeds["unconstrained"][1:], speeds["constrained"][1:], strict=True)
     slow = statistics.median(1 - c / u for u, c in pairs)
