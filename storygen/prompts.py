@@ -110,7 +110,8 @@ class PromptFactory:
             ).strip()
         except jinja2.UndefinedError as e:
             raise StorygenError(f"template {self.template_name!r}: {e.message}; see the variables in its header") from e
-        text = re.sub(r"\n{3,}", "\n\n", text)
+        if "\n\n\n" in text:
+            text = re.sub(r"\n{3,}", "\n\n", text)
         return Prompt(
             id=prompt_id(self.seed, index, text),
             index=index,

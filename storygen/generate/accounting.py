@@ -19,7 +19,7 @@ class Accounting:
     failures: Counter[str] = field(default_factory=Counter)  # prompts that used up their tries, by reason
     errors: Counter[str] = field(default_factory=Counter)  # every failed attempt, by reason
     finish_reasons: Counter[str] = field(default_factory=Counter)
-    cpu_s: float = 0.0  # client CPU seconds spent sending and storing (all worker processes)
+    cpu_s: float = 0.0  # client CPU seconds spent sending and storing (all client processes)
     first_send: float = 0.0  # wall-clock time of the first request (0 = none yet)
     last_done: float = 0.0  # wall-clock time the last story was stored
 

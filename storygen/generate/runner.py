@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -241,12 +242,22 @@ class RequestRunner:
 
 
 def run_async(coro: Any) -> Any:
-    """Run a coroutine on uvloop where it is installed (about a third less CPU per request)."""
+    """Run a coroutine on uvloop where it is installed (about a third less CPU per request), with
+    the cyclic garbage collector told to look less often: every request allocates hundreds of
+    short-lived objects that reference counting frees, and the default thresholds made the collector
+    rescan the (frozen, long-lived) loaded modules thousands of times a second."""
+    gc.freeze()
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 100)
     try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(coro)
+        return uvloop.run(coro)
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 async def _tick(tick: Callable[[], None], every: float = 0.25) -> None:

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,15 @@ def run_workers(config: RunConfig, out_dir: Path, progress: Progress) -> Account
     for p in procs:
         p.start()
     totals = {k: Accounting() for k in range(shards)}
+    cpu_start = time.process_time()  # the parent's own CPU (progress, merging) counts as client CPU
+
+    def merged() -> Accounting:
+        total = Accounting()
+        for a in totals.values():
+            total += a
+        total.cpu_s += time.process_time() - cpu_start
+        return total
+
     finished: set[int] = set()
     problem: tuple[str, str] | None = None
     try:
@@ -93,10 +103,7 @@ def run_workers(config: RunConfig, out_dir: Path, progress: Progress) -> Account
                 totals[k] = Accounting.from_dict(payload)
                 if kind == "done":
                     finished.add(k)
-                total = Accounting()
-                for a in totals.values():
-                    total += a
-                progress.update(total)
+                progress.update(merged())
             else:
                 problem = (kind, payload)
     finally:
@@ -110,7 +117,4 @@ def run_workers(config: RunConfig, out_dir: Path, progress: Progress) -> Account
         if kind == "fatal":
             raise FatalError(message)
         raise RuntimeError(f"a generate worker failed: {message}")
-    total = Accounting()
-    for a in totals.values():
-        total += a
-    return total
+    return merged()
