@@ -83,6 +83,16 @@ def test_vocabulary_compliance_threshold():
         (GOOD[:-1] + " and then they", "stop", "truncated"),
         (GOOD, "length", "truncated"),
         ("As an AI language model, I cannot write that. " + GOOD, "stop", "refusal"),
+        ("I'm sorry, but I cannot help with that.", "stop", "refusal"),
+        ("I am unable to write stories about that. " + GOOD, "stop", "refusal"),
+        (GOOD + " I won't be able to write more.", "stop", "refusal"),
+        (GOOD + "\n\nI hope you enjoy this story!", "stop", "meta_text"),
+        (GOOD + "\n\nWord count: 120", "stop", "meta_text"),
+        (GOOD + " This story uses the verb run.", "stop", "meta_text"),
+        (GOOD + " The **big** dog.", "stop", "markup"),
+        (GOOD + " The <b>big</b> dog.", "stop", "markup"),
+        (GOOD + " The dog @ home.", "stop", "unexpected_chars"),
+        (GOOD + " The dog\x07 ran.", "stop", "bad_encoding"),
         ("Here is a short story about a dog:\n\n" + GOOD, "stop", "meta_text"),
         ("## The Dog\n\n" + GOOD, "stop", "markup"),
         ("- one\n- two\n" + GOOD, "stop", "markup"),
@@ -95,6 +105,23 @@ def test_vocabulary_compliance_threshold():
 )  # fmt: skip
 def test_each_check_flags_its_problem(text, finish, reason):
     assert reason in reasons(story(text=text, finish_reason=finish))
+
+
+def test_ordinary_stories_are_not_refusals_or_meta():
+    text = GOOD + ' "I can help," said Tom. "I am sorry," said Sue. "Let me know when you come back."'
+    assert not {"refusal", "meta_text", "markup", "unexpected_chars"} & set(reasons(story(text=text)))
+
+
+def test_fast_sentence_count_equals_the_regex_count():
+    import random
+
+    from storygen.clean.readability import _SENTENCE_END, sentence_count
+
+    rng = random.Random(0)
+    alphabet = [*"ab .!?\"')\n\t\x0b", "’", "”"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert sentence_count(text) == max(1, len(_SENTENCE_END.findall(text))), repr(text)
 
 
 def test_too_long_and_too_many_paragraphs():

@@ -142,37 +142,53 @@ def check_truncated(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     return []
 
 
-# Matched against the lowercased text (cheaper than re.IGNORECASE over long alternations).
+def _maybe(text: str, hints: tuple[str, ...]) -> bool:
+    return any(hint in text for hint in hints)
+
+
+def _at_line_start(pattern: str) -> re.Pattern[str]:
+    """`pattern` after a newline and blanks; searched in "\n" + text, so that the search starts from a
+    literal (fast) and the first line counts too. Same as matching each line.lstrip()."""
+    return re.compile(r"\n[^\S\n]*(?:" + pattern + ")")
+
+
+# Matched against the lowercased text (cheaper than re.IGNORECASE over long alternations). A regex
+# scan of a whole story costs ~15 µs, so each runs only if the text holds a substring that every
+# match must contain (a C substring search costs well under 1 µs): most stories skip them all.
 _REFUSAL = re.compile(
     r"as an ai\b|as a language model|i(?:'m| am) sorry,? but|i can(?:not|'t) (?:write|help|create|fulfil)"
     r"|i(?:'m| am) unable to|i won't be able to"
 )
-_META_START = re.compile(
-    r"(?:sure[,!.]|certainly[,!.]|of course[,!.]|title\s*:|story\s*:|here(?:'s| is) (?:a|the|your) (?:short )?story)"
+_REFUSAL_HINTS = ("as a", "sorry", "i can", "unable to", "i won't")
+_META_START = _at_line_start(
+    r"(?:sure[,!.]|certainly[,!.]|of course[,!.]|title[^\S\n]*:|story[^\S\n]*:"
+    r"|here(?:'s| is) (?:a|the|your) (?:short )?story)"
 )
 _META_ANYWHERE = re.compile(
     r"i hope you (?:enjoy|like)|let me know if|word count\s*:|this story (?:uses|includes|has) the (?:verb|noun|word)"
 )
+_META_HINTS = ("i hope you", "let me know if", "word count", "this story ")
 
 
 def check_refusal_and_meta(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     low = doc.text_lower
     reasons = []
-    if _REFUSAL.search(low):
+    if _maybe(low, _REFUSAL_HINTS) and _REFUSAL.search(low):
         reasons.append("refusal")
-    starts = (line.lstrip() for line in low.split("\n"))
-    if _META_ANYWHERE.search(low) or any(_META_START.match(line) for line in starts if line):
+    if (_maybe(low, _META_HINTS) and _META_ANYWHERE.search(low)) or _META_START.search("\n" + low):
         reasons.append("meta_text")
     return reasons
 
 
-_MARKUP_LINE = re.compile(r"(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s|```|>\s)")
+_MARKUP_LINE = _at_line_start(r"#{1,6}[^\S\n]|[-*+•][^\S\n]|\d+[.)][^\S\n]|```|>[^\S\n]")
 _MARKUP_INLINE = re.compile(r"\*\*[^*]+\*\*|__[^_]+__|</?[a-zA-Z][^>]*>")
 
 
 def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
-    if _MARKUP_INLINE.search(text) or any(_MARKUP_LINE.match(line.lstrip()) for line in text.split("\n")):
+    if _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
+        return ["markup"]
+    if _MARKUP_LINE.search("\n" + text):
         return ["markup"]
     return []
 
@@ -180,12 +196,17 @@ def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 _MOJIBAKE = re.compile(r"â€|Ã[\x80-\xbf¡-ÿ]|Â[\x80-\xbf ]|\ufffd|ï»¿")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_UNEXPECTED = re.compile(r"[^A-Za-z0-9 \n\t\r.,!?;:'\"“”‘’()\-–—…]")
+_EXPECTED = r"A-Za-z0-9 \n\t\r.,!?;:'\"“”‘’()\-–—…"
+_UNEXPECTED = re.compile(f"[^{_EXPECTED}]")
+_EXPECTED_ASCII = bytes(c for c in range(128) if not _UNEXPECTED.match(chr(c)))
 
 
 def check_encoding(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
-    if not _UNEXPECTED.search(text):  # the common case: only letters, digits, punctuation, spaces
+    if text.isascii():  # the common case: delete the expected bytes, see if anything is left
+        if not text.encode().translate(None, _EXPECTED_ASCII):
+            return []
+    elif not _UNEXPECTED.search(text):
         return []
     reasons = []
     if _MOJIBAKE.search(text) or _CONTROL.search(text):

