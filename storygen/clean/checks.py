@@ -30,6 +30,12 @@ class Doc:
     scores: dict[str, float] = field(default_factory=dict)
 
     @cached_property
+    def unexpected_ascii(self) -> bytes | None:
+        """For ASCII text, its characters outside the expected set (usually none); None otherwise."""
+        text = self.story.text
+        return text.encode().translate(None, _EXPECTED_ASCII) if text.isascii() else None
+
+    @cached_property
     def lower(self) -> set[str]:
         """Lowercase words (quote marks removed); only the required-words check needs them."""
         return {word_of(w).lower() for w in self.counts}
@@ -47,6 +53,9 @@ def story_features(story: Story) -> list[str] | None:
         return story.prompt.features
     features = story.meta.get("features")
     return list(features) if isinstance(features, list) else None
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def analyse(story: Story, lexicon: Lexicon) -> Doc:
@@ -68,7 +77,8 @@ def analyse(story: Story, lexicon: Lexicon) -> Doc:
             oov.append((form, c))
         if cc:
             closed += c
-    paragraphs = sum(1 for p in re.split(r"\n\s*\n", story.text) if p.strip())
+    stripped = story.text.strip()  # blank lines between paragraphs are one separator, so no part is blank
+    paragraphs = len(_PARAGRAPH_BREAK.split(stripped)) if stripped else 0
     doc = Doc(story, story.text.lower(), n, counts, oov, closed, paragraphs)
     grade = fk_grade(n, sentence_count(story.text), syl)
     doc.scores = {
@@ -143,7 +153,7 @@ def check_truncated(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 
 
 def _maybe(text: str, hints: tuple[str, ...]) -> bool:
-    return any(hint in text for hint in hints)
+    return any(map(text.__contains__, hints))  # map over a bound method: no generator frame per hint
 
 
 def _at_line_start(pattern: str) -> re.Pattern[str]:
@@ -186,7 +196,8 @@ _MARKUP_INLINE = re.compile(r"\*\*[^*]+\*\*|__[^_]+__|</?[a-zA-Z][^>]*>")
 
 def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
-    if _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
+    odd = doc.unexpected_ascii  # inline markup needs "*", "_" or "<", all unexpected characters
+    if (odd is None or odd) and _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
         return ["markup"]
     if _MARKUP_LINE.search("\n" + text):
         return ["markup"]
@@ -203,10 +214,10 @@ _EXPECTED_ASCII = bytes(c for c in range(128) if not _UNEXPECTED.match(chr(c)))
 
 def check_encoding(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
-    if text.isascii():  # the common case: delete the expected bytes, see if anything is left
-        if not text.encode().translate(None, _EXPECTED_ASCII):
-            return []
-    elif not _UNEXPECTED.search(text):
+    odd = doc.unexpected_ascii  # the common case: ASCII text with only expected characters
+    if odd is not None and not odd:
+        return []
+    if odd is None and not _UNEXPECTED.search(text):
         return []
     reasons = []
     if _MOJIBAKE.search(text) or _CONTROL.search(text):

@@ -31,9 +31,15 @@ NUMBER_WORDS = frozenset(
 )  # fmt: skip
 
 
+# The same table for ASCII text, as bytes: bytes.translate is ~3x faster than str.translate with a dict.
+_SPLIT_BYTES = bytes(ord(_SPLIT[c]) if c in _SPLIT else c for c in range(256))
+
+
 def tokens(text: str) -> list[str]:
     """Word tokens in order. A token may carry quote marks at its edges ("'hello"); `word_of`
     removes them, once per distinct form."""
+    if text.isascii():
+        return text.encode().translate(_SPLIT_BYTES).decode().split()
     return text.translate(_SPLIT).split()
 
 
@@ -88,6 +94,14 @@ class Lexicon:
                 hit = (self._decide(word), syllables(word), zipf(word), word.lower() in self.closed_class)
             self.cache[token] = hit
         return hit
+
+    @staticmethod
+    def preload() -> None:
+        """Load the dictionaries behind `info` now (CMU, pyphen, wordfreq, lemminflect: about a second),
+        e.g. before forking workers that then share them."""
+        from storygen.clean.readability import syllables, zipf
+
+        syllables("warm"), syllables("qzxv"), zipf("warm"), lemmas_of("warmed")
 
     def allowed_token(self, token: str) -> bool:
         return self.info(token)[0]

@@ -93,16 +93,22 @@ def validate(
         parts = tmp / "parts"
         parts.mkdir()
         init_args = (str(config.prompts.vocab_dir), config.clean.model_dump(), str(parts))
-        if workers > 1 and len(tasks) > 1:
-            ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
-            pool = ctx.Pool(workers, initializer=_init, initargs=init_args)
+        if workers > 1 and len(tasks) > 1 and hasattr(os, "fork"):
+            # Load the dictionaries (CMU, wordfreq, lemminflect: ~1 s) once, here; forked workers share them.
+            _init(*init_args)
+            Lexicon.preload()
+            pool = mp.get_context("fork").Pool(workers)
+            results = pool.imap(_process, tasks)
+        elif workers > 1 and len(tasks) > 1:
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=init_args)
             results = pool.imap(_process, tasks)
         else:
             _init(*init_args)
             pool, results = None, map(_process, tasks)
+        outputs = {kind: (tmp / f"{kind}.jsonl").open("wb") for kind in ("accepted", "rejected")}
         try:
             bar = tqdm(unit="story", disable=not show_progress, mininterval=0.5)
-            for r in results:
+            for number, r in enumerate(results):  # in input order: join each task's parts as it lands
                 if r["bad"] and not skip_bad:
                     source, offset, msg = r["bad"][0]
                     raise StorygenError(
@@ -114,18 +120,18 @@ def validate(
                 reasons.update(r["reasons"])
                 oov.update(r["oov"])
                 sums.update(r["sums"])
-                bar.update(r["accepted"] + r["rejected"])
-            bar.close()
-        finally:
-            if pool is not None:
-                pool.terminate()
-        for kind in ("accepted", "rejected"):  # the parts, joined in input order
-            with (tmp / f"{kind}.jsonl").open("wb") as f:
-                for number, *_ in tasks:
+                for kind, f in outputs.items():
                     part = parts / f"{number:06d}.{kind}"
                     with part.open("rb") as src:
                         shutil.copyfileobj(src, f, 16 << 20)
                     part.unlink()
+                bar.update(r["accepted"] + r["rejected"])
+            bar.close()
+        finally:
+            for f in outputs.values():
+                f.close()
+            if pool is not None:
+                pool.terminate()
         parts.rmdir()
         total = totals["accepted"] + totals["rejected"]
         if total == 0:
