@@ -115,3 +115,39 @@ def test_dedup_bad_input(tmp_path: Path):
     assert run("dedup", str(inp), "--out", str(tmp_path / "d"), "--skip-bad").returncode == 0
     r = run("dedup", str(inp), "--out", str(tmp_path / "x"), "--set", "dedup.bands=64")
     assert r.returncode == 2 and "bands * rows (320) must be <= num_perm (128)" in r.stderr
+
+
+def test_batched_similarities_equal_the_pairwise_definition():
+    import random
+
+    from storygen.clean.dedup.verify import similarities, similarity
+
+    rng = random.Random(0)
+    words = ["the", "dog", "ran", "to", "a", "big", "red", "ball", "and", "sat", "in", "sun"]
+    a, b = [], []
+    for _ in range(300):
+        x = [rng.choice(words) for _ in range(rng.randint(0, 30))]
+        y = list(x)
+        for _ in range(rng.randint(0, 6)):  # edits, swaps and new words
+            if y and rng.random() < 0.5:
+                k, m = rng.randrange(len(y)), rng.randrange(len(y))
+                y[k], y[m] = y[m], y[k]
+            else:
+                y.insert(rng.randint(0, len(y)), rng.choice(words))
+        a.append(" ".join(x))
+        b.append(" ".join(y))
+    got = similarities(a, b, workers=2)
+    want = [similarity(x, y) for x, y in zip(a, b, strict=True)]
+    assert got.tolist() == pytest.approx(want, abs=1e-9)
+
+
+def test_signatures_in_cache_sized_batches_equal_one_pass():
+    from storygen.clean.dedup.minhash import BATCH, MinHasher
+
+    maker = CorpusMaker(seed=3)
+    texts = [maker.story() for _ in range(BATCH * 2 + 17)] + ["", "one", "two words"]
+    hasher = MinHasher(num_perm=64, shingle_size=3)
+    sig, keys = hasher.signatures(texts)
+    one_sig, one_keys = hasher._signatures(texts)
+    assert (sig == one_sig).all() and (keys == one_keys).all()
+    assert len({int(k) for k in keys}) == len(set(texts))  # the exact key tells texts apart

@@ -51,6 +51,11 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+# Texts per pass: ~250 KB of text, whose uint64 and shingle arrays fit a core's L2 cache. Measured on
+# 3,800 stories: 61 µs per story in one pass, 31 µs in passes of 256 (64: 51 µs, per-call overhead).
+BATCH = 256
+
+
 class MinHasher:
     def __init__(self, num_perm: int = 128, shingle_size: int = 3, seed: int = 1):
         rng = np.random.default_rng(seed)
@@ -141,7 +146,15 @@ class MinHasher:
 
     def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(len(texts), num_perm) uint32 signatures (an empty text gets all-ones, matching nothing
-        real) and each text's exact key (equal for texts with the same words in the same order)."""
+        real) and each text's exact key (equal for texts with the same words in the same order).
+        Computed BATCH texts at a time, so that the arrays of each pass stay in the CPU's cache."""
+        sig = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        keys = np.empty(len(texts), dtype=np.uint64)
+        for k in range(0, len(texts), BATCH):
+            sig[k : k + BATCH], keys[k : k + BATCH] = self._signatures(texts[k : k + BATCH])
+        return sig, keys
+
+    def _signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         sig = np.full((len(texts), self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
         flat, lens, keys = self.word_hashes(texts)
         sh, owner = self.shingles(flat, lens)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from storygen.clean.dedup.lsh import candidate_pairs, candidate_probability
 from storygen.clean.dedup.minhash import MinHasher, normalise
-from storygen.clean.dedup.verify import UnionFind, similarity
+from storygen.clean.dedup.verify import UnionFind, similarities
 from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story, text_id
 from storygen.config import DedupConfig, RunConfig, save_config
 from storygen.errors import StorygenError
@@ -183,8 +183,9 @@ def dedup(
     t_candidates = time.perf_counter() - started
     uf = UnionFind()
     verified: list[tuple[int, int, float]] = []
-    for i, j in tqdm(pairs.tolist(), desc="verify", disable=not show_progress or len(pairs) < 1000, mininterval=0.5):
-        score = similarity(texts[i], texts[j])
+    pair_list = pairs.tolist()
+    scores = similarities([texts[i] for i, _ in pair_list], [texts[j] for _, j in pair_list], workers)
+    for (i, j), score in zip(pair_list, scores.tolist(), strict=True):
         if score >= cfg.verify_threshold:
             verified.append((i, j, score))
             uf.union(i, j)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 
 def similarity(a: str, b: str) -> float:
     """0..1: the better of the character-level ratio (catches edits) and the sorted-token ratio
     (catches reordered sentences), both on normalised text."""
     return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100.0
+
+
+def similarities(a: list[str], b: list[str], workers: int = -1) -> np.ndarray:
+    """`similarity(a[k], b[k])` for every k, computed by rapidfuzz's C++ loop (process.cpdist) on
+    `workers` threads (-1: all cores) instead of one Python call per pair."""
+    if not a:
+        return np.zeros(0)
+    ratio = process.cpdist(a, b, scorer=fuzz.ratio, workers=workers, dtype=np.float64)
+    sorted_ratio = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=workers, dtype=np.float64)
+    return np.maximum(ratio, sorted_ratio) / 100.0
 
 
 class UnionFind:
