@@ -151,3 +151,30 @@ def test_signatures_in_cache_sized_batches_equal_one_pass():
     one_sig, one_keys = hasher._signatures(texts)
     assert (sig == one_sig).all() and (keys == one_keys).all()
     assert len({int(k) for k in keys}) == len(set(texts))  # the exact key tells texts apart
+
+
+def test_copy_except_drops_exactly_the_skipped_lines(tmp_path: Path):
+    from storygen.clean.dedup.run import copy_except
+
+    lines = [f'{{"id": "s{i}", "text": "story {i}"}}'.encode() for i in range(50)]
+    for last_newline in (True, False):
+        src = tmp_path / f"in{last_newline}.jsonl"
+        src.write_bytes(b"\n".join(lines) + (b"\n" if last_newline else b""))
+        offsets = [sum(len(x) + 1 for x in lines[:i]) for i in range(50)]
+        drop = {0, 7, 8, 30, 49}
+        out = tmp_path / "out.jsonl"
+        with out.open("wb") as f:
+            f.write(b"head\n")
+            copy_except(src, f, [(offsets[i], len(lines[i])) for i in sorted(drop, reverse=True)])
+        assert out.read_bytes() == b"head\n" + b"".join(x + b"\n" for i, x in enumerate(lines) if i not in drop)
+
+
+def test_fast_ascii_words_equal_the_general_path():
+    import random
+
+    from storygen.clean.dedup.minhash import _SPLIT, words
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        text = "".join(chr(rng.randrange(0, 128)) for _ in range(rng.randint(0, 20)))
+        assert words(text) == text.lower().translate(_SPLIT).split(), repr(text)

@@ -13,27 +13,34 @@ import numpy as np
 _C = np.uint64(0x9E3779B97F4A7C15)
 
 
-def band_keys(sig_t: np.ndarray, band: int, rows: int) -> np.ndarray:
-    """One 64-bit key per story for a band; `sig_t` is the (num_perm, n) transposed signature matrix,
-    so each row read is contiguous."""
-    key = np.zeros(sig_t.shape[1], dtype=np.uint64)
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(bands, n) uint64: for each band, one key per story folded from its `rows` signature values.
+    Computed by the signature workers chunk by chunk, so that the parent never has to transpose the
+    whole signature matrix."""
+    keys = np.zeros((bands, sig.shape[0]), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(rows):
-            key ^= sig_t[band * rows + j]
-            key *= _C
-            key += np.uint64(j + 1)
-    return key
+        for band in range(bands):
+            key = keys[band]
+            for j in range(rows):
+                key ^= sig[:, band * rows + j]
+                key *= _C
+                key += np.uint64(j + 1)
+    return keys
 
 
 def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array. The sort need not be stable:
-    which member of a bucket is the star's centre does not change the clusters."""
+    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array, of stories whose signatures
+    (n, num_perm) agree on some band."""
+    return pairs_from_band_keys(band_keys(sig, bands, rows))
+
+
+def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
+    """`candidate_pairs` from (bands, n) band keys. The sort need not be stable: which member of a
+    bucket is the star's centre does not change the clusters."""
     found = []
-    sig_t = np.ascontiguousarray(sig[:, : bands * rows].T)
-    for band in range(bands):
-        keys = band_keys(sig_t, band, rows)
-        order = np.argsort(keys)
-        sk = keys[order]
+    for band_key in keys:
+        order = np.argsort(band_key)
+        sk = band_key[order]
         same = sk[1:] == sk[:-1]
         if not same.any():
             continue

@@ -30,7 +30,15 @@ _B = np.uint64(0x100000001B3)  # odd, so invertible mod 2^64
 _B_INV = np.uint64(pow(int(_B), -1, 2**64))
 
 
+# The same for ASCII text as one bytes.translate that also lowercases (~3x faster than str.translate
+# with a dict); the second keeps NUL.
+_SPLIT_LOWER_BYTES = bytes(ord(_SPLIT[c]) if c in _SPLIT else ord(chr(c).lower()) for c in range(128)) + bytes(128)
+_SPLIT_LOWER_BYTES_KEEP_NUL = b"\0" + _SPLIT_LOWER_BYTES[1:]
+
+
 def words(text: str) -> list[str]:
+    if text.isascii():
+        return text.encode().translate(_SPLIT_LOWER_BYTES).decode().split()
     return text.lower().translate(_SPLIT).split()
 
 
@@ -89,7 +97,10 @@ class MinHasher:
         joined = "\0".join(texts)
         if joined.count("\0") != len(texts) - 1:  # a NUL inside a text would shift the boundaries
             joined = "\0".join(t.replace("\0", " ") for t in texts)
-        data = joined.lower().translate(_SPLIT_KEEP_NUL).encode()
+        if joined.isascii():
+            data = joined.encode().translate(_SPLIT_LOWER_BYTES_KEEP_NUL)
+        else:
+            data = joined.lower().translate(_SPLIT_KEEP_NUL).encode()
         c = np.frombuffer(data, dtype=np.uint8)
         n = len(c)
         powers, inverse = self._power_tables(n + 1)

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from storygen.clean.dedup.lsh import candidate_pairs, candidate_probability
+from storygen.clean.dedup.lsh import band_keys, candidate_probability, pairs_from_band_keys
 from storygen.clean.dedup.minhash import MinHasher, normalise
 from storygen.clean.dedup.verify import UnionFind, similarities
 from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story, text_id
@@ -49,6 +49,7 @@ def id_and_text(line: bytes) -> tuple[str, str]:
 def _init(cfg: dict[str, Any]) -> None:
     c = DedupConfig.model_validate(cfg)
     _state["hasher"] = MinHasher(c.num_perm, c.shingle_size, c.seed)
+    _state["bands"] = (c.bands, c.rows)
 
 
 def _signatures(task: tuple[str, int, int]) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def _signatures(task: tuple[str, int, int]) -> dict[str, Any]:
         offsets.append(offset)
         lengths.append(len(line))
     sig, keys = _state["hasher"].signatures(texts)
-    return {"path": path, "ids": ids, "keys": keys, "sig": sig, "bad": bad,
+    return {"path": path, "ids": ids, "keys": keys, "sig": sig, "bands": band_keys(sig, *_state["bands"]), "bad": bad,
             "offsets": np.array(offsets, dtype=np.int64), "lengths": np.array(lengths, dtype=np.int64)}  # fmt: skip
 
 
@@ -83,24 +84,36 @@ def read_lines(inputs: list[Path], file_of: np.ndarray, offsets: np.ndarray, len
             f.close()
 
 
-def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], block: int = 16 << 20) -> None:
-    """Append src to dst without the lines at the byte ranges (offset, length) in `skip` (each line's
-    newline goes with it). Runs of kept lines are copied in large blocks; output ends with a newline."""
+def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]]) -> None:
+    """Append src to the binary file dst without the lines at the byte ranges (offset, length) in
+    `skip` (each line's newline goes with it); output ends with a newline. Runs of kept lines are
+    copied by the kernel (copy_file_range), never passing through Python."""
     size = src.stat().st_size
-    last = b"\n"
+    dst.flush()
+    out_fd = dst.fileno()
+    last_end = 0
     with src.open("rb") as f:
+        in_fd = f.fileno()
         pos = 0
         for offset, length in [*sorted(skip), (size, 0)]:
-            f.seek(pos)
-            remaining = offset - pos
-            while remaining > 0:
-                chunk = f.read(min(block, remaining))
-                dst.write(chunk)
-                last = chunk[-1:]
-                remaining -= len(chunk)
+            if offset > pos:
+                _copy_range(in_fd, out_fd, pos, offset - pos)
+                last_end = offset
             pos = offset + length + 1
-    if last != b"\n":
-        dst.write(b"\n")
+        if last_end and os.pread(in_fd, 1, last_end - 1) != b"\n":
+            os.write(out_fd, b"\n")
+
+
+def _copy_range(in_fd: int, out_fd: int, offset: int, count: int) -> None:
+    """Copy count bytes at offset of in_fd to out_fd's current position."""
+    while count > 0:
+        try:
+            n = os.copy_file_range(in_fd, out_fd, count, offset)
+        except (AttributeError, OSError):  # not Linux, or a file system without it
+            n = os.write(out_fd, os.pread(in_fd, min(count, 16 << 20), offset))
+        if n <= 0:
+            raise OSError(f"copying {count} bytes at {offset} wrote nothing")
+        offset, count = offset + n, count - n
 
 
 def dedup(
@@ -113,7 +126,7 @@ def dedup(
 
     # ---- pass 1: ids, exact keys, signatures
     ids: list[str] = []
-    keys_parts, sig_parts, off_parts, len_parts, file_parts = [], [], [], [], []
+    keys_parts, sig_parts, band_parts, off_parts, len_parts, file_parts = [], [], [], [], [], []
     bad: list[tuple[str, int, int, str]] = []
     file_index = {str(p): k for k, p in enumerate(inputs)}
     for path in inputs:
@@ -136,6 +149,7 @@ def dedup(
             ids.extend(r["ids"])
             keys_parts.append(r["keys"])
             sig_parts.append(r["sig"])
+            band_parts.append(r["bands"])
             off_parts.append(r["offsets"])
             len_parts.append(r["lengths"])
             file_parts.append(np.full(len(r["ids"]), file_index[r["path"]], dtype=np.int32))
@@ -149,8 +163,9 @@ def dedup(
         raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
     keys = np.concatenate(keys_parts)
     sig = np.concatenate(sig_parts)
+    bands = np.concatenate(band_parts, axis=1)  # (bands, n): each band's keys contiguous
     offsets, lengths, file_of = np.concatenate(off_parts), np.concatenate(len_parts), np.concatenate(file_parts)
-    del sig_parts
+    del sig_parts, band_parts
     t_sig = time.perf_counter() - started
 
     # ---- exact duplicates: keep the smallest id per key
@@ -168,7 +183,7 @@ def dedup(
     t_exact = time.perf_counter() - started
 
     # ---- near duplicates among exact-unique stories
-    pairs = candidate_pairs(sig[unique], cfg.bands, cfg.rows)
+    pairs = pairs_from_band_keys(bands[:, unique])
     pairs = unique[pairs] if len(pairs) else pairs
     n_candidates = len(pairs)
     if len(pairs):  # the signatures' own Jaccard estimate drops chance collisions before rapidfuzz
