@@ -178,3 +178,34 @@ def test_fast_ascii_words_equal_the_general_path():
     for _ in range(3000):
         text = "".join(chr(rng.randrange(0, 128)) for _ in range(rng.randint(0, 20)))
         assert words(text) == text.lower().translate(_SPLIT).split(), repr(text)
+
+
+def test_minhash_estimates_jaccard_without_bias():
+    import math
+
+    import numpy as np
+
+    from storygen.clean.dedup.minhash import MinHasher, jaccard_estimate, words
+
+    maker = CorpusMaker(seed=5)
+    hasher = MinHasher(num_perm=128, shingle_size=3)
+    a_texts, b_texts = [], []
+    for k in range(300):
+        a = maker.story()
+        a_texts.append(a)
+        b_texts.append(maker.word_edits(a, rate=[0.02, 0.05, 0.1][k % 3]))
+    sa, _ = hasher.signatures(a_texts)
+    sb, _ = hasher.signatures(b_texts)
+
+    def shingles(text: str) -> set[tuple[str, ...]]:
+        w = words(text)
+        return {tuple(w[i : i + 3]) for i in range(len(w) - 2)}
+
+    truth = np.array([len(x & y) / len(x | y) for x, y in ((shingles(a), shingles(b)) for a, b in zip(
+        a_texts, b_texts, strict=True))])  # fmt: skip
+    est = np.array([jaccard_estimate(x, y) for x, y in zip(sa, sb, strict=True)])
+    error = est - truth
+    ideal = math.sqrt(float(np.mean(truth * (1 - truth))) / 128)
+    assert 0.4 < truth.mean() < 0.9  # the pairs span the range dedup cares about
+    assert abs(error.mean()) < 0.01
+    assert error.std() < 1.3 * ideal
