@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -47,6 +48,25 @@ def parse_story(line: bytes, source: str) -> Story:
     meta = {k: v for k, v in rec.items() if k not in ("id", "text")}
     sid = rec.get("id")
     return Story(id=str(sid) if sid is not None else text_id(rec["text"]), text=rec["text"], source=source, meta=meta)
+
+
+def copy_range(in_fd: int, out_fd: int, offset: int, count: int) -> None:
+    """Copy count bytes at offset of in_fd to out_fd's current position."""
+    while count > 0:
+        try:
+            n = os.copy_file_range(in_fd, out_fd, count, offset)
+        except (AttributeError, OSError):  # not Linux, or a file system without it
+            n = os.write(out_fd, os.pread(in_fd, min(count, 16 << 20), offset))
+        if n <= 0:
+            raise OSError(f"copying {count} bytes at {offset} wrote nothing")
+        offset, count = offset + n, count - n
+
+
+def append_file(src: Path, dst: Any) -> None:
+    """Append all of src to the binary file object dst, copied by the kernel."""
+    dst.flush()
+    with src.open("rb") as f:
+        copy_range(f.fileno(), dst.fileno(), 0, os.fstat(f.fileno()).st_size)
 
 
 CHUNK_BYTES = 4 << 20  # a worker task reads ~4 MB of an input itself (~3,000 stories)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from storygen.clean.checks import analyse, run_checks
-from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story
+from storygen.clean.io import AtomicDir, BadLine, append_file, byte_ranges, line_number, lines_in, parse_story
 from storygen.clean.lexicon import Lexicon, strip_clitic, word_of
 from storygen.config import CleanConfig, RunConfig, save_config
 from storygen.errors import StorygenError
@@ -122,8 +121,7 @@ def validate(
                 sums.update(r["sums"])
                 for kind, f in outputs.items():
                     part = parts / f"{number:06d}.{kind}"
-                    with part.open("rb") as src:
-                        shutil.copyfileobj(src, f, 16 << 20)
+                    append_file(part, f)
                     part.unlink()
                 bar.update(r["accepted"] + r["rejected"])
             bar.close()

@@ -27,7 +27,16 @@ from tqdm import tqdm
 from storygen.clean.dedup.lsh import band_keys, candidate_probability, pairs_from_band_keys
 from storygen.clean.dedup.minhash import MinHasher, normalise
 from storygen.clean.dedup.verify import UnionFind, similarities
-from storygen.clean.io import AtomicDir, BadLine, byte_ranges, line_number, lines_in, parse_story, text_id
+from storygen.clean.io import (
+    AtomicDir,
+    BadLine,
+    byte_ranges,
+    copy_range,
+    line_number,
+    lines_in,
+    parse_story,
+    text_id,
+)
 from storygen.config import DedupConfig, RunConfig, save_config
 from storygen.errors import StorygenError
 
@@ -97,23 +106,11 @@ def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]]) -> None:
         pos = 0
         for offset, length in [*sorted(skip), (size, 0)]:
             if offset > pos:
-                _copy_range(in_fd, out_fd, pos, offset - pos)
+                copy_range(in_fd, out_fd, pos, offset - pos)
                 last_end = offset
             pos = offset + length + 1
         if last_end and os.pread(in_fd, 1, last_end - 1) != b"\n":
             os.write(out_fd, b"\n")
-
-
-def _copy_range(in_fd: int, out_fd: int, offset: int, count: int) -> None:
-    """Copy count bytes at offset of in_fd to out_fd's current position."""
-    while count > 0:
-        try:
-            n = os.copy_file_range(in_fd, out_fd, count, offset)
-        except (AttributeError, OSError):  # not Linux, or a file system without it
-            n = os.write(out_fd, os.pread(in_fd, min(count, 16 << 20), offset))
-        if n <= 0:
-            raise OSError(f"copying {count} bytes at {offset} wrote nothing")
-        offset, count = offset + n, count - n
 
 
 def dedup(
