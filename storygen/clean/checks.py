@@ -9,8 +9,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
-from storygen.clean.lexicon import Lexicon, tokens, word_of
+import numpy as np
+
+from storygen.clean.lexicon import COLUMNS, Lexicon, tokens, word_of
 from storygen.clean.readability import fk_grade, reading_age, sentence_count
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
@@ -22,12 +25,17 @@ class Doc:
 
     story: Story
     text_lower: str
+    tokens: list[str]  # word tokens in order (storygen.clean.lexicon.tokens)
     n_words: int
-    counts: Counter[str]  # word form -> occurrences
     oov: list[tuple[str, int]]  # forms outside the vocabulary, with their counts
     closed_class_words: int
     paragraphs: int
     scores: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def counts(self) -> Counter[str]:
+        """Word form -> occurrences."""
+        return Counter(self.tokens)
 
     @cached_property
     def unexpected_ascii(self) -> bytes | None:
@@ -38,7 +46,7 @@ class Doc:
     @cached_property
     def lower(self) -> set[str]:
         """Lowercase words (quote marks removed); only the required-words check needs them."""
-        return {word_of(w).lower() for w in self.counts}
+        return {word_of(w).lower() for w in set(self.tokens)}
 
 
 def story_words(story: Story) -> Words | None:
@@ -56,39 +64,51 @@ def story_features(story: Story) -> list[str] | None:
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+OOV = COLUMNS.index("oov")
 
 
 def analyse(story: Story, lexicon: Lexicon) -> Doc:
-    counts = Counter(tokens(story.text))
-    info = lexicon.cache.get
-    n = allowed = syl = closed = 0
-    zipf_sum = 0.0
-    oov = []
-    for form, c in counts.items():
-        ok, s, z, cc = info(form) or lexicon.info(form)
-        if not s:  # a lone quote mark is no word
-            continue
-        n += c
-        syl += s * c
-        zipf_sum += z * c
-        if ok:
-            allowed += c
-        else:
-            oov.append((form, c))
-        if cc:
-            closed += c
-    stripped = story.text.strip()  # blank lines between paragraphs are one separator, so no part is blank
-    paragraphs = len(_PARAGRAPH_BREAK.split(stripped)) if stripped else 0
-    doc = Doc(story, story.text.lower(), n, counts, oov, closed, paragraphs)
-    grade = fk_grade(n, sentence_count(story.text), syl)
-    doc.scores = {
-        "words": float(n),
-        "vocab_compliance": round(allowed / n, 4) if n else 0.0,
-        "fk_grade": round(grade, 3),
-        "mean_zipf": round(zipf_sum / n, 3) if n else 0.0,
-        "reading_age": round(reading_age(grade), 3),
-    }
-    return doc
+    return analyse_batch([story], lexicon)[0]
+
+
+def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
+    """`Doc`s of many stories. The word sums (words, allowed, syllables, Zipf, closed-class, out of
+    vocabulary) are taken over all their tokens at once: each token becomes its form's id, the ids
+    pick rows of the lexicon's table, and one reduceat sums the rows per story; Python touches each
+    token once, in C (map over a dict), and only the out-of-vocabulary tokens one by one."""
+    toks = [tokens(s.text) for s in stories]
+    lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+    flat = list(chain.from_iterable(toks))
+    ids = lexicon.form_ids(flat)
+    rows = lexicon.table[ids]  # (tokens, COLUMNS)
+    sums = np.zeros((len(stories), rows.shape[1]))
+    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    nonempty = np.flatnonzero(lens)
+    if len(nonempty):
+        sums[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
+    oov: list[dict[str, int]] = [{} for _ in stories]
+    if len(flat):
+        story_of = np.repeat(np.arange(len(stories)), lens)
+        for pos in np.flatnonzero(rows[:, OOV]).tolist():
+            found = oov[story_of[pos]]
+            found[flat[pos]] = found.get(flat[pos], 0) + 1
+    docs = []
+    for k, story in enumerate(stories):
+        n, allowed, syl, zipf_x100, closed, _ = sums[k].tolist()
+        n = int(n)
+        stripped = story.text.strip()  # blank lines between paragraphs are one separator: no part is blank
+        paragraphs = len(_PARAGRAPH_BREAK.split(stripped)) if stripped else 0
+        doc = Doc(story, story.text.lower(), toks[k], n, list(oov[k].items()), int(closed), paragraphs)
+        grade = fk_grade(n, sentence_count(story.text), int(syl))
+        doc.scores = {
+            "words": float(n),
+            "vocab_compliance": round(allowed / n, 4) if n else 0.0,
+            "fk_grade": round(grade, 3),
+            "mean_zipf": round(zipf_x100 / 100 / n, 3) if n else 0.0,
+            "reading_age": round(reading_age(grade), 3),
+        }
+        docs.append(doc)
+    return docs
 
 
 # ---------------------------------------------------------------- the checks

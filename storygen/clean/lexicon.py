@@ -11,6 +11,9 @@ dict hit.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import repeat
+
+import numpy as np
 
 from storygen.vocab import Vocabulary
 
@@ -72,6 +75,10 @@ def lemmas_of(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# The columns of Lexicon.table: per form, what a story's sums count.
+COLUMNS = ("word", "allowed", "syllables", "zipf_x100", "closed_class", "oov")
+
+
 class Lexicon:
     """The allowed set of one vocabulary, and what validation needs to know of each word form:
     `info(token)` -> (allowed, syllables, Zipf frequency, closed-class), computed once per form."""
@@ -81,6 +88,9 @@ class Lexicon:
         self.names = frozenset(vocab.names)
         self.closed_class = frozenset(vocab.closed_class)
         self.cache: dict[str, tuple[bool, int, float, bool]] = {}
+        # The same facts as arrays indexed by a form id, for summing over many stories at once.
+        self.ids: dict[str, int] = {}
+        self.table = np.zeros((1024, len(COLUMNS)), dtype=np.float64)
 
     def info(self, token: str) -> tuple[bool, int, float, bool]:
         hit = self.cache.get(token)
@@ -94,6 +104,27 @@ class Lexicon:
                 hit = (self._decide(word), syllables(word), zipf(word), word.lower() in self.closed_class)
             self.cache[token] = hit
         return hit
+
+    def form_ids(self, forms: list[str]) -> np.ndarray:
+        """The id of each form (int64), adding forms not seen before to `table`: one row per id
+        with the COLUMNS (a lone quote mark is no word and counts nowhere)."""
+        ids = np.fromiter(map(self.ids.get, forms, repeat(-1)), dtype=np.int64, count=len(forms))
+        for k in np.flatnonzero(ids < 0).tolist():  # forms not seen before (each once, then known)
+            form = forms[k]
+            found = self.ids.get(form)
+            ids[k] = found if found is not None else self._add(form)
+        return ids
+
+    def _add(self, form: str) -> int:
+        ok, syl, zipf_value, closed = self.info(form)
+        word = syl > 0
+        k = len(self.ids)
+        if k == len(self.table):
+            self.table = np.concatenate([self.table, np.zeros_like(self.table)])
+        # Zipf values come rounded to hundredths: kept as whole hundredths, they sum exactly.
+        self.table[k] = (word, ok and word, syl, round(zipf_value * 100), closed and word, word and not ok)
+        self.ids[form] = k
+        return k
 
     @staticmethod
     def preload() -> None:

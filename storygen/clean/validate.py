@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from storygen.clean.checks import analyse, run_checks
+from storygen.clean.checks import analyse_batch, run_checks
 from storygen.clean.io import AtomicDir, BadLine, append_file, byte_ranges, line_number, lines_in, parse_story
 from storygen.clean.lexicon import Lexicon, strip_clitic, word_of
 from storygen.config import CleanConfig, RunConfig, save_config
@@ -44,13 +44,13 @@ def _process(task: tuple[int, str, int, int]) -> dict[str, Any]:
     oov: Counter[str] = Counter()
     score_sums: Counter[str] = Counter()
     oov_keys: dict[str, str] = _state.setdefault("oov_keys", {})  # form -> the word it counts as
+    stories = []
     for offset, line in lines_in(path, start, end):
         try:
-            story = parse_story(line, path)
+            stories.append(parse_story(line, path))
         except BadLine as e:
             bad.append((path, offset, str(e)))
-            continue
-        doc = analyse(story, lex)
+    for story, doc in zip(stories, analyse_batch(stories, lex), strict=True):
         for form, count in doc.oov:
             key = oov_keys.get(form)
             if key is None:
