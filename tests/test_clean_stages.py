@@ -209,3 +209,22 @@ def test_minhash_estimates_jaccard_without_bias():
     assert 0.4 < truth.mean() < 0.9  # the pairs span the range dedup cares about
     assert abs(error.mean()) < 0.01
     assert error.std() < 1.3 * ideal
+
+
+def test_word_hashes_tell_words_apart_and_ignore_position():
+    import random
+
+    from storygen.clean.dedup.minhash import MinHasher
+
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz'0123456789"
+    vocab = sorted({"".join(rng.choice(letters) for _ in range(rng.choice([1, 2, 7, 8, 9, 16, 17, 30])))
+                    for _ in range(20000)})  # fmt: skip
+    hasher = MinHasher()
+    flat, lens, _ = hasher.word_hashes([" ".join(vocab)])
+    assert lens.tolist() == [len(vocab)] and len(set(flat.tolist())) == len(vocab)
+    word = vocab[123]
+    a, _, _ = hasher.word_hashes([f"x, {word}!", word.upper(), f"{word}"])
+    assert a[1] == a[2] == a[3]
+    _, lens, keys = hasher.word_hashes(["", "", "Two words.", "two   WORDS"])
+    assert lens.tolist() == [0, 0, 2, 2] and keys[2] == keys[3] and keys[0] == keys[1] != keys[2]

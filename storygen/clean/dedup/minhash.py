@@ -1,8 +1,9 @@
 """MinHash signatures over word n-gram shingles, vectorised with NumPy.
 
-Per story the only Python-level work is splitting the text into words and looking each word's
-64-bit hash up in a dict (children's stories reuse few words, so the dict stays small and warm).
-Everything after that is array arithmetic over a whole chunk of stories at once:
+There is no Python-level work per word or per story: a batch of texts is joined, translated to
+lowercase words separated by spaces (one bytes.translate for ASCII text), and from then on it is
+array arithmetic over the batch:
+  word hash      the word's bytes read 8 at a time from the buffer, folded through a mixer
   shingle hash   h = sum_j word[i + j] * P^j (mod 2^64), a splitmix64 mixer, top 32 bits kept
   permutation k  (a_k * h + b_k) mod 2^32 with a_k odd: a bijection on 32-bit words
   signature      the minimum over each story's shingles (np.minimum.reduceat)
@@ -26,8 +27,9 @@ _SPLIT = str.maketrans(
 
 
 _SPLIT_KEEP_NUL = {**_SPLIT, 0: 0}  # the same, but NUL survives: it separates the texts of a chunk
-_B = np.uint64(0x100000001B3)  # odd, so invertible mod 2^64
-_B_INV = np.uint64(pow(int(_B), -1, 2**64))
+_B = np.uint64(0x100000001B3)  # odd: the base of the exact key's polynomial over word hashes
+# _LOW_BYTES[m]: the low m bytes of a uint64 (m = 0..8), to cut an 8-byte read at a word's end
+_LOW_BYTES = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
 
 
 # The same for ASCII text as one bytes.translate that also lowercases (~3x faster than str.translate
@@ -72,27 +74,25 @@ class MinHasher:
         self.num_perm, self.k = num_perm, shingle_size
         self._shingle_pow = np.array([_P ** np.uint64(j) for j in range(shingle_size)], dtype=np.uint64)
         self._pow = np.ones(1, dtype=np.uint64)  # B^i, grown on demand
-        self._inv = np.ones(1, dtype=np.uint64)  # B^-i
 
-    def _power_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """B^i and B^-i (mod 2^64) for i < n, grown on demand and kept."""
+    def _power_table(self, n: int) -> np.ndarray:
+        """B^i (mod 2^64) for i < n, grown on demand and kept."""
         if len(self._pow) < n:
-            size = max(n, 2 * len(self._pow), 1 << 20)
+            base = np.full(max(n, 2 * len(self._pow), 4096), _B, dtype=np.uint64)
+            base[0] = 1
             with np.errstate(over="ignore"):
-                base = np.full(size, _B, dtype=np.uint64)
-                base[0] = 1
                 self._pow = np.cumprod(base)  # 1, B, B^2, ...
-                base[1:] = _B_INV
-                self._inv = np.cumprod(base)  # 1, B^-1, B^-2, ...
-        return self._pow[:n], self._inv[:n]
+        return self._pow[:n]
 
     def word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every word of every text as a 64-bit hash, in one flat array; the number of words of each
         text; and each text's exact key (a hash of its word sequence).
 
-        Done on the bytes of the whole chunk at once: `words()`'s translation makes every separator a
-        space, a NUL ends each text, and a word's hash is its polynomial hash sum(c_j * P^j), read off
-        one prefix sum as (S[end] - S[start]) * P^-start: the same word gets the same hash anywhere.
+        Done on the bytes of the whole batch at once: `words()`'s translation makes every separator
+        a space and a NUL ends each text. A word is read 8 bytes at a time straight from the buffer
+        (a uint64 view at every byte offset), the bytes past its end masked off, and the pieces
+        folded through the mixer: the same word gets the same hash anywhere, and different words
+        differ (no word holds a NUL, so a masked piece fixes its own length).
         """
         joined = "\0".join(texts)
         if joined.count("\0") != len(texts) - 1:  # a NUL inside a text would shift the boundaries
@@ -101,19 +101,26 @@ class MinHasher:
             data = joined.encode().translate(_SPLIT_LOWER_BYTES_KEEP_NUL)
         else:
             data = joined.lower().translate(_SPLIT_KEEP_NUL).encode()
-        c = np.frombuffer(data, dtype=np.uint8)
-        n = len(c)
-        powers, inverse = self._power_tables(n + 1)
+        n = len(data)
+        data += bytes(8)  # so that the last word's 8-byte read stays inside the buffer
+        c = np.frombuffer(data, dtype=np.uint8, count=n)
+        window = np.ndarray(shape=(n,), dtype="<u8", buffer=data, strides=(1,))  # bytes i..i+7 as one number
+        is_word = (c != 32) & (c != 0)
+        bounds = np.flatnonzero(np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8)))
+        starts, length = bounds[0::2], bounds[1::2] - bounds[0::2]  # word starts and ends alternate
         with np.errstate(over="ignore"):
-            prefix = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(c.astype(np.uint64) * powers[:n], out=prefix[1:])
-            is_word = (c != 32) & (c != 0)
-            edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            flat = _mix(((prefix[ends] - prefix[starts]) * inverse[starts]) ^ (ends - starts).astype(np.uint64))
-            text_of = np.searchsorted(np.flatnonzero(c == 0), starts)  # how many NULs before the word
-            lens = np.bincount(text_of, minlength=len(texts))
+            flat = _mix(window[starts] & _LOW_BYTES[np.minimum(length, 8)]) ^ length.astype(np.uint64)
+            longer, r = np.flatnonzero(length > 8), 8
+            while len(longer):  # the rest of words longer than 8 bytes, 8 bytes a round
+                rest = length[longer] - r
+                piece = window[starts[longer] + r] & _LOW_BYTES[np.minimum(rest, 8)]
+                flat[longer] = _mix(flat[longer] ^ piece)
+                longer, r = longer[rest > 8], r + 8
+            flat = _mix(flat)
+            cuts = np.searchsorted(starts, np.flatnonzero(c == 0))  # words before each NUL
+            lens = np.diff(np.concatenate(([0], cuts, [len(starts)])))
             # exact key: sum over a text's words of hash * B^position, mixed with the word count
+            powers = self._power_table(int(lens.max(initial=0)))
             first = np.concatenate(([0], np.cumsum(lens)[:-1]))
             position = np.arange(len(flat)) - np.repeat(first, lens)
             weighted = flat * powers[position]
