@@ -172,12 +172,13 @@ def test_copy_except_drops_exactly_the_skipped_lines(tmp_path: Path):
 def test_fast_ascii_words_equal_the_general_path():
     import random
 
-    from storygen.clean.dedup.minhash import _SPLIT, words
+    from storygen.clean.dedup.minhash import words
+    from storygen.clean.lexicon import SPLIT
 
     rng = random.Random(0)
     for _ in range(3000):
         text = "".join(chr(rng.randrange(0, 128)) for _ in range(rng.randint(0, 20)))
-        assert words(text) == text.lower().translate(_SPLIT).split(), repr(text)
+        assert words(text) == text.lower().translate(SPLIT).split(), repr(text)
 
 
 def test_minhash_estimates_jaccard_without_bias():

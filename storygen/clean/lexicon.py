@@ -19,7 +19,7 @@ from storygen.vocab import Vocabulary
 
 # Every character but letters, digits and apostrophes splits words ("ice-cream" is two words); curly
 # apostrophes become straight. str.translate + split is several times faster than a regex here.
-_SPLIT = str.maketrans(
+SPLIT = str.maketrans(
     {**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
      **dict.fromkeys("“”„«»‹›—–…", " "), "’": "'", "‘": "'"}
 )  # fmt: skip
@@ -35,15 +35,15 @@ NUMBER_WORDS = frozenset(
 
 
 # The same table for ASCII text, as bytes: bytes.translate is ~3x faster than str.translate with a dict.
-_SPLIT_BYTES = bytes(ord(_SPLIT[c]) if c in _SPLIT else c for c in range(256))
+SPLIT_BYTES = bytes(ord(SPLIT[c]) if c in SPLIT else c for c in range(256))
 
 
 def tokens(text: str) -> list[str]:
     """Word tokens in order. A token may carry quote marks at its edges ("'hello"); `word_of`
     removes them, once per distinct form."""
     if text.isascii():
-        return text.encode().translate(_SPLIT_BYTES).decode().split()
-    return text.translate(_SPLIT).split()
+        return text.encode().translate(SPLIT_BYTES).decode().split()
+    return text.translate(SPLIT).split()
 
 
 def word_of(token: str) -> str:
@@ -80,30 +80,15 @@ COLUMNS = ("word", "allowed", "syllables", "zipf_x100", "closed_class", "oov")
 
 
 class Lexicon:
-    """The allowed set of one vocabulary, and what validation needs to know of each word form:
-    `info(token)` -> (allowed, syllables, Zipf frequency, closed-class), computed once per form."""
+    """The allowed set of one vocabulary, and what validation needs to know of each word form: a
+    row of `table` (the COLUMNS) per form id, computed once per form (`form_ids`)."""
 
     def __init__(self, vocab: Vocabulary):
         self.allowed = vocab.allowed_lemmas | NUMBER_WORDS
         self.names = frozenset(vocab.names)
         self.closed_class = frozenset(vocab.closed_class)
-        self.cache: dict[str, tuple[bool, int, float, bool]] = {}
-        # The same facts as arrays indexed by a form id, for summing over many stories at once.
         self.ids: dict[str, int] = {}
         self.table = np.zeros((1024, len(COLUMNS)), dtype=np.float64)
-
-    def info(self, token: str) -> tuple[bool, int, float, bool]:
-        hit = self.cache.get(token)
-        if hit is None:
-            from storygen.clean.readability import syllables, zipf
-
-            word = word_of(token)
-            if not word:  # a lone quote mark
-                hit = (True, 0, 0.0, False)
-            else:
-                hit = (self._decide(word), syllables(word), zipf(word), word.lower() in self.closed_class)
-            self.cache[token] = hit
-        return hit
 
     def form_ids(self, forms: list[str]) -> np.ndarray:
         """The id of each form (int64), adding forms not seen before to `table`: one row per id
@@ -116,8 +101,14 @@ class Lexicon:
         return ids
 
     def _add(self, form: str) -> int:
-        ok, syl, zipf_value, closed = self.info(form)
-        word = syl > 0
+        from storygen.clean.readability import syllables, zipf
+
+        word_form = word_of(form)
+        word = bool(word_form)  # a lone quote mark is no word
+        ok = word and self._decide(word_form)
+        syl = syllables(word_form) if word else 0
+        zipf_value = zipf(word_form) if word else 0.0
+        closed = word and word_form.lower() in self.closed_class
         k = len(self.ids)
         if k == len(self.table):
             self.table = np.concatenate([self.table, np.zeros_like(self.table)])
@@ -128,14 +119,16 @@ class Lexicon:
 
     @staticmethod
     def preload() -> None:
-        """Load the dictionaries behind `info` now (CMU, pyphen, wordfreq, lemminflect: about a second),
+        """Load the dictionaries behind `form_ids` now (CMU, pyphen, wordfreq, lemminflect: about a second),
         e.g. before forking workers that then share them."""
         from storygen.clean.readability import syllables, zipf
 
         syllables("warm"), syllables("qzxv"), zipf("warm"), lemmas_of("warmed")
 
     def allowed_token(self, token: str) -> bool:
-        return self.info(token)[0]
+        """An allowed word, or no word at all (a lone quote mark)."""
+        word, allowed = self.table[self.form_ids([token])[0], :2]
+        return bool(allowed or not word)
 
     def _decide(self, token: str) -> bool:
         if token.isdigit():
