@@ -94,18 +94,16 @@ def validate(
         parts = tmp / "parts"
         parts.mkdir()
         init_args = (str(config.prompts.vocab_dir), config.clean.model_dump(), str(parts))
-        if workers > 1 and len(tasks) > 1 and hasattr(os, "fork"):
-            # Load the dictionaries (CMU, wordfreq, lemminflect: ~1 s) once, here; forked workers share them.
-            _init(*init_args)
-            Lexicon.preload()
-            pool = mp.get_context("fork").Pool(workers)
-            results = pool.imap(_process, tasks)
-        elif workers > 1 and len(tasks) > 1:
+        parallel = workers > 1 and len(tasks) > 1
+        if parallel and not hasattr(os, "fork"):
             pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=init_args)
-            results = pool.imap(_process, tasks)
         else:
             _init(*init_args)
-            pool, results = None, map(_process, tasks)
+            pool = None
+            if parallel:  # load the dictionaries (~1 s) once, here: the forked workers share them
+                Lexicon.preload()
+                pool = mp.get_context("fork").Pool(workers)
+        results = pool.imap(_process, tasks) if pool is not None else map(_process, tasks)
         outputs = {kind: (tmp / f"{kind}.jsonl").open("wb") for kind in ("accepted", "rejected")}
         try:
             bar = tqdm(unit="story", disable=not show_progress, mininterval=0.5)

@@ -28,15 +28,10 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array, of stories whose signatures
-    (n, num_perm) agree on some band."""
-    return pairs_from_band_keys(band_keys(sig, bands, rows))
-
-
 def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
-    """`candidate_pairs` from (bands, n) band keys. The sort need not be stable: which member of a
-    bucket is the star's centre does not change the clusters."""
+    """Unique (i, j) index pairs, i < j, as an (m, 2) int64 array, of stories whose (bands, n) band
+    keys agree on some band. The sort need not be stable: which member of a bucket is the star's
+    centre does not change the clusters."""
     found = []
     for band_key in keys:
         order = np.argsort(band_key)

@@ -3,7 +3,7 @@
 
 The client is built once with retries off (the runner retries, with its own accounting) and the
 aiohttp transport, which costs about half the CPU per request of the default one. Requests go through
-the client's documented low-level call, `client.post(path, body=..., cast_to=httpx.Response)`: same
+the client's documented low-level call, `client.post(path, content=..., cast_to=httpx.Response)`: same
 client, headers, auth, timeouts and error types, but it skips the per-request transform of typed
 params and the pydantic parse of the reply, which together were most of the client's CPU at high
 request rates (see bench/bench_generate.py). The body is sent as JSON bytes made by orjson (the
