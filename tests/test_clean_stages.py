@@ -8,6 +8,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storygen.testing.corpus import CorpusMaker
@@ -112,7 +113,9 @@ def test_dedup_bad_input(tmp_path: Path):
     inp.write_text(json.dumps({"text": GOOD}) + "\n[1, 2]\n")
     r = run("dedup", str(inp), "--out", str(tmp_path / "d"))
     assert r.returncode == 2 and "in.jsonl:2: no string field 'text'" in r.stderr and not (tmp_path / "d").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no scratch signatures left behind
     assert run("dedup", str(inp), "--out", str(tmp_path / "d"), "--skip-bad").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "in.jsonl"]
     r = run("dedup", str(inp), "--out", str(tmp_path / "x"), "--set", "dedup.bands=64")
     assert r.returncode == 2 and "bands * rows (320) must be <= num_perm (128)" in r.stderr
 
@@ -153,20 +156,25 @@ def test_signatures_in_cache_sized_batches_equal_one_pass():
     assert len({int(k) for k in keys}) == len(set(texts))  # the exact key tells texts apart
 
 
-def test_copy_except_drops_exactly_the_skipped_lines(tmp_path: Path):
-    from storygen.clean.dedup.run import copy_except
+@pytest.mark.parametrize("threads", [1, 3])
+def test_copy_except_drops_exactly_the_skipped_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int):
+    from storygen.clean.dedup import run as dedup_run
 
+    monkeypatch.setattr(dedup_run, "_PIECE", 100)  # long runs split into many pieces shared by the threads
     lines = [f'{{"id": "s{i}", "text": "story {i}"}}'.encode() for i in range(50)]
     for last_newline in (True, False):
-        src = tmp_path / f"in{last_newline}.jsonl"
-        src.write_bytes(b"\n".join(lines) + (b"\n" if last_newline else b""))
-        offsets = [sum(len(x) + 1 for x in lines[:i]) for i in range(50)]
-        drop = {0, 7, 8, 30, 49}
-        out = tmp_path / "out.jsonl"
-        with out.open("wb") as f:
-            f.write(b"head\n")
-            copy_except(src, f, [(offsets[i], len(lines[i])) for i in sorted(drop, reverse=True)])
-        assert out.read_bytes() == b"head\n" + b"".join(x + b"\n" for i, x in enumerate(lines) if i not in drop)
+        for drop in ({0, 7, 8, 30, 49}, set(), set(range(50)), {1}):
+            src = tmp_path / f"in{last_newline}.jsonl"
+            src.write_bytes(b"\n".join(lines) + (b"\n" if last_newline else b""))
+            offsets = [sum(len(x) + 1 for x in lines[:i]) for i in range(50)]
+            out = tmp_path / "out.jsonl"
+            with out.open("wb") as f:
+                f.write(b"head\n")
+                skip = [(offsets[i], len(lines[i])) for i in sorted(drop, reverse=True)]
+                dedup_run.copy_except(src, f, skip, threads=threads)
+                f.write(b"tail\n")  # the file position is left at the end of what was copied
+            kept = b"".join(x + b"\n" for i, x in enumerate(lines) if i not in drop)
+            assert out.read_bytes() == b"head\n" + kept + b"tail\n"
 
 
 def test_fast_ascii_words_equal_the_general_path():
@@ -229,3 +237,44 @@ def test_word_hashes_tell_words_apart_and_ignore_position():
     assert a[1] == a[2] == a[3]
     _, lens, keys = hasher.word_hashes(["", "", "Two words.", "two   WORDS"])
     assert lens.tolist() == [0, 0, 2, 2] and keys[2] == keys[3] and keys[0] == keys[1] != keys[2]
+
+
+def test_band_pairs_equal_brute_force_with_columns_and_threads():
+    from storygen.clean.dedup.lsh import pairs_from_band_keys
+
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 40, size=(4, 300)).astype(np.uint64)  # many collisions in every band
+    columns = np.sort(rng.choice(300, size=200, replace=False))
+    for cols in (None, columns):
+        members = range(300) if cols is None else cols.tolist()
+        expected = {(i, j) for i in members for j in members if i < j and (keys[:, i] == keys[:, j]).any()}
+        clusters_expected = _components(expected)
+        for threads in (1, 2):
+            got = pairs_from_band_keys(keys, cols, threads=threads)
+            assert got.dtype == np.int64 and (got[:, 0] < got[:, 1]).all()
+            assert {tuple(p) for p in got.tolist()} <= expected  # stars, not all pairs: same clusters
+            assert _components({tuple(p) for p in got.tolist()}) == clusters_expected
+
+
+def _components(pairs: set[tuple[int, int]]) -> set[frozenset[int]]:
+    from storygen.clean.dedup.verify import UnionFind
+
+    uf = UnionFind()
+    for a, b in pairs:
+        uf.union(a, b)
+    return {frozenset(m) for m in uf.clusters().values()}
+
+
+def test_signature_rows_read_back_from_chunk_files(tmp_path: Path):
+    from storygen.clean.dedup.run import SignatureFiles
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 2**32, size=(n, 16), dtype=np.uint64).astype(np.uint32) for n in (5, 0, 12, 1)]
+    files = SignatureFiles(16)
+    for k, sig in enumerate(chunks):
+        sig.tofile(tmp_path / f"{k}.u32")
+        files.add(str(tmp_path / f"{k}.u32"), len(sig))
+    whole = np.concatenate(chunks)
+    index = rng.permutation(len(whole))[:10]
+    assert (files.rows(index) == whole[index]).all()
+    assert files.rows(np.zeros(0, dtype=np.int64)).shape == (0, 16)

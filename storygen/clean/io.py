@@ -50,16 +50,18 @@ def parse_story(line: bytes, source: str) -> Story:
     return Story(id=str(sid) if sid is not None else text_id(rec["text"]), text=rec["text"], source=source, meta=meta)
 
 
-def copy_range(in_fd: int, out_fd: int, offset: int, count: int) -> None:
-    """Copy count bytes at offset of in_fd to out_fd's current position."""
+def copy_range(in_fd: int, out_fd: int, offset: int, count: int, out_offset: int | None = None) -> None:
+    """Copy count bytes at offset of in_fd to out_fd: at out_offset, or else at its current position."""
     while count > 0:
         try:
-            n = os.copy_file_range(in_fd, out_fd, count, offset)
+            n = os.copy_file_range(in_fd, out_fd, count, offset, out_offset)
         except (AttributeError, OSError):  # not Linux, or a file system without it
-            n = os.write(out_fd, os.pread(in_fd, min(count, 16 << 20), offset))
+            data = os.pread(in_fd, min(count, 16 << 20), offset)
+            n = os.write(out_fd, data) if out_offset is None else os.pwrite(out_fd, data, out_offset)
         if n <= 0:
             raise OSError(f"copying {count} bytes at {offset} wrote nothing")
         offset, count = offset + n, count - n
+        out_offset = None if out_offset is None else out_offset + n
 
 
 def append_file(src: Path, dst: Any) -> None:

@@ -5,13 +5,15 @@ lowercase words separated by spaces (one bytes.translate for ASCII text), and fr
 array arithmetic over the batch:
   word hash      the word's bytes read 8 at a time from the buffer, folded through a mixer
   shingle hash   h = sum_j word[i + j] * P^j (mod 2^64), a splitmix64 mixer, top 32 bits kept
-  permutation k  (a_k * h + b_k) mod 2^32 with a_k odd: a bijection on 32-bit words
+  permutation k  a_k * h mod 2^32 with a_k odd: a bijection on 32-bit words
   signature      the minimum over each story's shingles (np.minimum.reduceat)
 32-bit arithmetic is what makes this fast: NumPy multiplies uint32 with SIMD but uint64 one element
 at a time, and one permutation at a time over a chunk's shingles stays in cache (measured: 13 µs per
 200-word story for 128 permutations, against ~230 µs for 64-bit blocks). Because the shingle hashes
 are mixed first, the estimates are as accurate as ideal MinHash: over 300 random pairs each, bias
-under 0.01 and spread within 0.001 of sqrt(J(1 - J) / 128) at J = 0.3, 0.5, 0.8 and 0.9.
+under 0.01 and spread within 0.001 of sqrt(J(1 - J) / 128) at J = 0.3, 0.5, 0.8 and 0.9. The usual
+additive term (a_k * h + b_k) buys nothing on mixed hashes (measured: same bias and spread over 1,500
+pairs each at 20, 200 and 1,000 shingles) and costs a third of this loop, so it is left out.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ class MinHasher:
     def __init__(self, num_perm: int = 128, shingle_size: int = 3, seed: int = 1):
         rng = np.random.default_rng(seed)
         self.a = (rng.integers(1, 2**32, size=num_perm, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
-        self.b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32)
         self.num_perm, self.k = num_perm, shingle_size
         self._shingle_pow = np.array([_P ** np.uint64(j) for j in range(shingle_size)], dtype=np.uint64)
         self._pow = np.ones(1, dtype=np.uint64)  # B^i, grown on demand
@@ -98,8 +99,8 @@ class MinHasher:
         data += bytes(8)  # so that the last word's 8-byte read stays inside the buffer
         c = np.frombuffer(data, dtype=np.uint8, count=n)
         window = np.ndarray(shape=(n,), dtype="<u8", buffer=data, strides=(1,))  # bytes i..i+7 as one number
-        is_word = (c != 32) & (c != 0)
-        bounds = np.flatnonzero(np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8)))
+        is_word = np.concatenate(([False], (c != 32) & (c != 0), [False]))
+        bounds = np.flatnonzero(is_word[1:] != is_word[:-1])  # on bools: 4x faster than on an int diff
         starts, length = bounds[0::2], bounds[1::2] - bounds[0::2]  # word starts and ends alternate
         with np.errstate(over="ignore"):
             flat = _mix(window[starts] & _LOW_BYTES[np.minimum(length, 8)]) ^ length.astype(np.uint64)
@@ -175,10 +176,10 @@ class MinHasher:
         nonempty = np.flatnonzero(counts)
         starts = np.concatenate(([0], np.cumsum(counts[nonempty])[:-1]))
         h32 = (sh >> np.uint64(32)).astype(np.uint32)
+        np.maximum(h32, 1, out=h32)  # a_k * 0 = 0 for every k: a shingle hashed to 0 would win every one
         buf = np.empty_like(h32)
         for k in range(self.num_perm):
             np.multiply(h32, self.a[k], out=buf)
-            buf += self.b[k]
             sig[nonempty, k] = np.minimum.reduceat(buf, starts)
         return sig, keys
 

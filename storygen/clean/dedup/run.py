@@ -1,12 +1,17 @@
 """`storygen dedup`: exact, then near-duplicate removal, in three passes over the input.
 
-1. signatures  worker processes parse each chunk of lines into (id, exact key, MinHash signature);
-               the parent keeps only these compact arrays (1M stories x 128 perms = 512 MB).
+1. signatures  worker processes parse each chunk of lines into (id, exact key, LSH band keys) and
+               write the chunk's MinHash signatures to a scratch file beside the output; the parent
+               keeps ids, keys, band keys and line positions (~230 bytes a story, not the 512 of a
+               signature), so no signature crosses a pipe.
 2. candidates  exact duplicates group by key; among the exact-unique stories, LSH banding proposes
-               near pairs; a second read loads the texts of candidate stories only, and rapidfuzz
-               keeps the pairs at or above verify_threshold; union-find makes clusters.
-3. write       one story kept per cluster (the smallest id), kept lines copied byte for byte to
-               stories.jsonl, the others to removed.jsonl with the story they duplicate.
+               near pairs (one band per thread); the pairs' signatures, read back from the scratch
+               files, drop chance collisions; the workers load and normalise the texts of candidate
+               stories only, rapidfuzz keeps the pairs at or above verify_threshold, and union-find
+               makes clusters.
+3. write       one story kept per cluster (the smallest id): kept lines copied byte for byte to
+               stories.jsonl by the kernel on `workers` threads, while the removed ones are written
+               to removed.jsonl with the story they duplicate.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +69,10 @@ def _init(cfg: dict[str, Any]) -> None:
     _state["bands"] = (c.bands, c.rows)
 
 
-def _signatures(task: tuple[str, int, int]) -> dict[str, Any]:
-    path, start, end = task
+def _signatures(task: tuple[str, int, int, str]) -> dict[str, Any]:
+    """One chunk of lines -> ids, exact keys, band keys and line positions; the signatures go to the
+    file `sig_path` (row k: the chunk's k-th good line)."""
+    path, start, end, sig_path = task
     ids, texts, bad, offsets, lengths = [], [], [], [], []
     for offset, line in lines_in(path, start, end):
         try:
@@ -75,42 +85,107 @@ def _signatures(task: tuple[str, int, int]) -> dict[str, Any]:
         offsets.append(offset)
         lengths.append(len(line))
     sig, keys = _state["hasher"].signatures(texts)
-    return {"path": path, "ids": ids, "keys": keys, "sig": sig, "bands": band_keys(sig, *_state["bands"]), "bad": bad,
+    sig.tofile(sig_path)
+    return {"path": path, "sig_path": sig_path, "ids": ids, "keys": keys, "bad": bad,
+            "bands": band_keys(sig, *_state["bands"]),
             "offsets": np.array(offsets, dtype=np.int64), "lengths": np.array(lengths, dtype=np.int64)}  # fmt: skip
+
+
+def _normalised(task: tuple[str, list[int], list[int]]) -> list[str]:
+    """`normalise`d texts of the lines at (offsets, lengths) of one file."""
+    path, offsets, lengths = task
+    with open(path, "rb") as f:
+        return [normalise(id_and_text(os.pread(f.fileno(), n, at))[1]) for at, n in zip(offsets, lengths, strict=True)]
+
+
+class SignatureFiles:
+    """The signature matrix as the workers wrote it, one file per chunk; rows are read back (memory
+    mapped) for the stories that need them only."""
+
+    def __init__(self, num_perm: int):
+        self.num_perm = num_perm
+        self.paths: list[str] = []
+        self.first = [0]  # global row of each file's first row, and the total at the end
+
+    def add(self, path: str, rows: int) -> None:
+        self.paths.append(path)
+        self.first.append(self.first[-1] + rows)
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Signatures of the global rows `index` (any order), as (len(index), num_perm) uint32."""
+        out = np.empty((len(index), self.num_perm), dtype=np.uint32)
+        first = np.array(self.first)
+        chunk = np.searchsorted(first, index, side="right") - 1
+        for c in np.unique(chunk):
+            mine = np.flatnonzero(chunk == c)
+            rows = int(first[c + 1] - first[c])
+            sig = np.memmap(self.paths[c], dtype=np.uint32, mode="r", shape=(rows, self.num_perm))
+            out[mine] = sig[index[mine] - first[c]]
+        return out
+
+
+@contextmanager
+def _workers(workers: int, cfg: DedupConfig) -> Iterator[Callable[..., Iterator[Any]]]:
+    """An ordered map over `workers` processes (forked after `_init`), or over this one for 1."""
+    if workers <= 1:
+        _init(cfg.model_dump())
+        yield map
+        return
+    pool = mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers, _init, (cfg.model_dump(),))
+    try:
+        yield pool.imap
+    finally:
+        pool.terminate()
 
 
 def read_lines(inputs: list[Path], file_of: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
                indices: list[int]) -> Iterator[tuple[int, bytes]]:  # fmt: skip
-    """(index, line) for the given story indices, read by seeking to each one."""
-    handles = [p.open("rb") for p in inputs]
+    """(index, line) for the given story indices, in index order, each read by one pread."""
+    fds = [os.open(p, os.O_RDONLY) for p in inputs]
     try:
         for i in sorted(indices):
-            f = handles[file_of[i]]
-            f.seek(offsets[i])
-            yield i, f.read(lengths[i])
+            yield i, os.pread(fds[file_of[i]], int(lengths[i]), int(offsets[i]))
     finally:
-        for f in handles:
-            f.close()
+        for fd in fds:
+            os.close(fd)
 
 
-def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]]) -> None:
+def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], threads: int = 1) -> None:
     """Append src to the binary file dst without the lines at the byte ranges (offset, length) in
     `skip` (each line's newline goes with it); output ends with a newline. Runs of kept lines are
-    copied by the kernel (copy_file_range), never passing through Python."""
+    copied by the kernel (copy_file_range), never passing through Python, split over `threads`
+    threads that each write their own part of the output."""
     size = src.stat().st_size
     dst.flush()
     out_fd = dst.fileno()
-    last_end = 0
+    at = os.lseek(out_fd, 0, os.SEEK_CUR)
+    pieces: list[tuple[int, int, int]] = []  # (source offset, length, output offset)
+    pos = 0
+    for offset, length in [*sorted(skip), (size, 0)]:
+        for start in range(pos, offset, _PIECE):  # long runs in pieces, so that threads can share them
+            n = min(_PIECE, offset - start)
+            pieces.append((start, n, at))
+            at += n
+        pos = offset + length + 1
     with src.open("rb") as f:
         in_fd = f.fileno()
-        pos = 0
-        for offset, length in [*sorted(skip), (size, 0)]:
-            if offset > pos:
-                copy_range(in_fd, out_fd, pos, offset - pos)
-                last_end = offset
-            pos = offset + length + 1
-        if last_end and os.pread(in_fd, 1, last_end - 1) != b"\n":
+
+        def copy(part: list[tuple[int, int, int]]) -> None:
+            for offset, n, out_offset in part:
+                copy_range(in_fd, out_fd, offset, n, out_offset)
+
+        if threads > 1 and len(pieces) > 1:
+            share = -(-len(pieces) // threads)
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(copy, [pieces[k : k + share] for k in range(0, len(pieces), share)]))
+        else:
+            copy(pieces)
+        os.lseek(out_fd, at, os.SEEK_SET)
+        if pieces and os.pread(in_fd, 1, pieces[-1][0] + pieces[-1][1] - 1) != b"\n":
             os.write(out_fd, b"\n")
+
+
+_PIECE = 8 << 20
 
 
 def dedup(
@@ -120,78 +195,81 @@ def dedup(
     cfg = config.dedup
     workers = workers or os.cpu_count() or 1
     started = time.perf_counter()
-
-    # ---- pass 1: ids, exact keys, signatures
-    ids: list[str] = []
-    keys_parts, sig_parts, band_parts, off_parts, len_parts, file_parts = [], [], [], [], [], []
-    bad: list[tuple[str, int, int, str]] = []
-    file_index = {str(p): k for k, p in enumerate(inputs)}
     for path in inputs:
         if not path.is_file():
             raise StorygenError(f"{path}: input file not found")
-    chunks = byte_ranges(inputs)
-    if workers > 1:
-        pool = mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers, _init, (cfg.model_dump(),))
-        results = pool.imap(_signatures, chunks)
-    else:
-        _init(cfg.model_dump())
-        pool, results = None, map(_signatures, chunks)
-    try:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=f".{out.name}.signatures.", dir=out.parent) as scratch,
+        _workers(workers, cfg) as imap,
+    ):
+        # ---- pass 1: ids, exact keys, band keys; signatures to scratch files
+        ids: list[str] = []
+        keys_parts, band_parts, off_parts, len_parts, file_parts = [], [], [], [], []
+        bad: list[tuple[str, int, int, str]] = []
+        signatures = SignatureFiles(cfg.num_perm)
+        file_index = {str(p): k for k, p in enumerate(inputs)}
+        chunks = [(*c, os.path.join(scratch, f"{k:06d}.u32")) for k, c in enumerate(byte_ranges(inputs))]
         bar = tqdm(desc="signatures", unit="story", disable=not show_progress, mininterval=0.5)
-        for r in results:
+        for r in imap(_signatures, chunks):
             if r["bad"] and not skip_bad:
                 source, offset, _, msg = r["bad"][0]
                 raise StorygenError(f"{source}:{line_number(source, offset)}: {msg}; fix the line or pass --skip-bad")
             bad.extend(r["bad"])
             ids.extend(r["ids"])
+            signatures.add(r["sig_path"], len(r["ids"]))
             keys_parts.append(r["keys"])
-            sig_parts.append(r["sig"])
             band_parts.append(r["bands"])
             off_parts.append(r["offsets"])
             len_parts.append(r["lengths"])
             file_parts.append(np.full(len(r["ids"]), file_index[r["path"]], dtype=np.int32))
             bar.update(len(r["ids"]))
         bar.close()
-    finally:
-        if pool is not None:
-            pool.terminate()
-    n = len(ids)
-    if n == 0:
-        raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
-    keys = np.concatenate(keys_parts)
-    sig = np.concatenate(sig_parts)
-    bands = np.concatenate(band_parts, axis=1)  # (bands, n): each band's keys contiguous
-    offsets, lengths, file_of = np.concatenate(off_parts), np.concatenate(len_parts), np.concatenate(file_parts)
-    del sig_parts, band_parts
-    t_sig = time.perf_counter() - started
+        n = len(ids)
+        if n == 0:
+            raise StorygenError(f"no stories in {', '.join(map(str, inputs))}; check the input files")
+        keys = np.concatenate(keys_parts)
+        bands = np.concatenate(band_parts, axis=1)  # (bands, n): each band's keys contiguous
+        offsets, lengths, file_of = np.concatenate(off_parts), np.concatenate(len_parts), np.concatenate(file_parts)
+        del band_parts
+        t_sig = time.perf_counter() - started
 
-    # ---- exact duplicates: keep the smallest id per key
-    id_rank = np.empty(n, dtype=np.int64)
-    id_rank[np.argsort(np.array(ids), kind="stable")] = np.arange(n)  # fixed-width strings sort in C
-    order = np.lexsort((id_rank, keys))  # by key, then by id
-    sk = keys[order]
-    first_of_run = np.concatenate(([True], sk[1:] != sk[:-1]))
-    keeper = order[np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))]
-    exact_of = np.full(n, -1, dtype=np.int64)
-    dup_positions = np.flatnonzero(~first_of_run)
-    exact_of[order[dup_positions]] = keeper[dup_positions]
-    unique = np.flatnonzero(exact_of < 0)
+        # ---- exact duplicates: keep the smallest id per key
+        id_rank = np.empty(n, dtype=np.int64)
+        id_rank[np.argsort(np.array(ids), kind="stable")] = np.arange(n)  # fixed-width strings sort in C
+        order = np.lexsort((id_rank, keys))  # by key, then by id
+        sk = keys[order]
+        first_of_run = np.concatenate(([True], sk[1:] != sk[:-1]))
+        keeper = order[np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))]
+        exact_of = np.full(n, -1, dtype=np.int64)
+        dup_positions = np.flatnonzero(~first_of_run)
+        exact_of[order[dup_positions]] = keeper[dup_positions]
+        unique = np.flatnonzero(exact_of < 0)
+        t_exact = time.perf_counter() - started
 
-    t_exact = time.perf_counter() - started
-
-    # ---- near duplicates among exact-unique stories
-    pairs = pairs_from_band_keys(bands[:, unique])
-    pairs = unique[pairs] if len(pairs) else pairs
-    n_candidates = len(pairs)
-    if len(pairs):  # the signatures' own Jaccard estimate drops chance collisions before rapidfuzz
-        estimate = np.concatenate([
-            (sig[pairs[k : k + 65536, 0]] == sig[pairs[k : k + 65536, 1]]).mean(axis=1)
-            for k in range(0, len(pairs), 65536)
-        ])  # fmt: skip
-        pairs = pairs[estimate >= cfg.min_estimate]
-    need = set(np.unique(pairs).tolist()) if len(pairs) else set()
-    needed = read_lines(inputs, file_of, offsets, lengths, list(need))
-    texts = {i: normalise(id_and_text(line)[1]) for i, line in needed}
+        # ---- near duplicates among exact-unique stories
+        pairs = pairs_from_band_keys(bands, None if len(unique) == n else unique, threads=workers)
+        del bands
+        n_candidates = len(pairs)
+        if len(pairs):  # the signatures' own Jaccard estimate drops chance collisions before rapidfuzz
+            need = np.unique(pairs)
+            sig = signatures.rows(need)
+            a, b = np.searchsorted(need, pairs[:, 0]), np.searchsorted(need, pairs[:, 1])
+            estimate = np.concatenate([
+                (sig[a[k : k + 65536]] == sig[b[k : k + 65536]]).mean(axis=1) for k in range(0, len(pairs), 65536)
+            ])  # fmt: skip
+            pairs = pairs[estimate >= cfg.min_estimate]
+        need = np.unique(pairs)
+        tasks = []
+        for k in range(len(inputs)):
+            mine = need[file_of[need] == k]
+            mine = mine[np.argsort(offsets[mine])]
+            for j in range(0, len(mine), 1024):
+                part = mine[j : j + 1024]
+                tasks.append((part, (str(inputs[k]), offsets[part].tolist(), lengths[part].tolist())))
+        texts: dict[int, str] = {}
+        for (part, _), normalised in zip(tasks, imap(_normalised, [t for _, t in tasks]), strict=True):
+            texts.update(zip(part.tolist(), normalised, strict=True))
     t_candidates = time.perf_counter() - started
     uf = UnionFind()
     verified: list[tuple[int, int, float]] = []
@@ -220,20 +298,26 @@ def dedup(
         (tmp / "stories.jsonl").open("wb") as kept_f,
         (tmp / "removed.jsonl").open("wb") as rem_f,
     ):
-        for index, line in read_lines(inputs, file_of, offsets, lengths, removed.tolist()):
-            story = parse_story(line, "")
-            if exact_of[index] >= 0:
-                story.reasons = [*story.reasons, "exact_duplicate"]
-                story.meta["duplicate_of"] = ids[exact_of[index]]
-            else:
-                story.reasons = [*story.reasons, "near_duplicate"]
-                story.meta["duplicate_of"] = ids[near_of[index]]
-            rem_f.write(story.model_dump_json().encode() + b"\n")
-        for k, path in enumerate(inputs):  # kept lines: everything else, copied in large blocks
-            mine = removed[file_of[removed] == k]
-            skip = list(zip(offsets[mine].tolist(), lengths[mine].tolist(), strict=True))
-            skip += [(off, length) for src, off, length, _ in bad if src == str(path)]
-            copy_except(path, kept_f, skip)
+
+        def copy_kept() -> None:  # everything else, copied in large blocks by the kernel
+            for k, path in enumerate(inputs):
+                mine = removed[file_of[removed] == k]
+                skip = list(zip(offsets[mine].tolist(), lengths[mine].tolist(), strict=True))
+                skip += [(off, length) for src, off, length, _ in bad if src == str(path)]
+                copy_except(path, kept_f, skip, threads=workers)
+
+        with ThreadPoolExecutor(1) as background:  # the copy runs while the removed lines are written
+            kept_copied = background.submit(copy_kept)
+            for index, line in read_lines(inputs, file_of, offsets, lengths, removed.tolist()):
+                story = parse_story(line, "")
+                if exact_of[index] >= 0:
+                    story.reasons = [*story.reasons, "exact_duplicate"]
+                    story.meta["duplicate_of"] = ids[exact_of[index]]
+                else:
+                    story.reasons = [*story.reasons, "near_duplicate"]
+                    story.meta["duplicate_of"] = ids[near_of[index]]
+                rem_f.write(story.model_dump_json().encode() + b"\n")
+            kept_copied.result()
         seconds = time.perf_counter() - started
         samples = sorted(verified, key=lambda v: v[2])[:: max(1, len(verified) // 10)][:10]
         report = {
