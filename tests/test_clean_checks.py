@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from storygen.clean.checks import analyse, run_checks
-from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic, tokens
+from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic
+from storygen.clean.split import tokens
 from storygen.config import CleanConfig
 from storygen.paths import VOCAB_DIR
 from storygen.records import Prompt, Story, Words
@@ -110,6 +111,33 @@ def test_each_check_flags_its_problem(text, finish, reason):
 def test_ordinary_stories_are_not_refusals_or_meta():
     text = GOOD + ' "I can help," said Tom. "I am sorry," said Sue. "Let me know when you come back."'
     assert not {"refusal", "meta_text", "markup", "unexpected_chars"} & set(reasons(story(text=text)))
+
+
+def test_word_hints_skip_no_refusal_or_meta_text():
+    """The hint words only decide which regex scans run: the result equals scanning every story."""
+    import random
+
+    from storygen.clean import checks
+
+    def scanned(text: str) -> list[str]:  # the check without any prefilter
+        low, reasons = text.lower(), []
+        if checks._REFUSAL.search(low):
+            reasons.append("refusal")
+        if checks._META_ANYWHERE.search(low) or checks._META_START.search("\n" + low):
+            reasons.append("meta_text")
+        return reasons
+
+    pieces = [
+        "As an AI", "as an ai's", "as a language model", "I'm sorry, but", "I am sorry but", "I cannot write",
+        "I can't help", "i can’t create", "I'm unable to", "I won't be able to", "I hope you enjoy", "I hope you like",
+        "outlet me know if", "let me know if", "Word count :", "This story has the words", "this story uses the noun",
+        "Sure!", "Certainly.", "Of course,", "Title:", "Story :", "Here's a story", "here is your short story",
+        "The Dog", "ran", "'", '"', "\n", "\n  ", " ", ",", ".", "AI", "ai", "Sorry", "KNOW", "\u212anow",
+    ]  # fmt: skip
+    rng = random.Random(1)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n", "-", "'"]) for _ in range(rng.randint(1, 8)))
+        assert [r for r in reasons(story(text=text)) if r in ("refusal", "meta_text")] == scanned(text), text
 
 
 def test_fast_sentence_count_equals_the_regex_count():

@@ -181,7 +181,7 @@ def test_fast_ascii_words_equal_the_general_path():
     import random
 
     from storygen.clean.dedup.minhash import words
-    from storygen.clean.lexicon import SPLIT
+    from storygen.clean.split import SPLIT
 
     rng = random.Random(0)
     for _ in range(3000):

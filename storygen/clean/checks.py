@@ -9,12 +9,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
 
 import numpy as np
 
-from storygen.clean.lexicon import COLUMNS, Lexicon, tokens, word_of
+from storygen.clean.lexicon import COLUMNS, Lexicon
 from storygen.clean.readability import fk_grade, reading_age, sentence_count
+from storygen.clean.split import batch_bytes, hash_words
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
 
@@ -24,13 +24,23 @@ class Doc:
     """A story with what several checks need, computed once."""
 
     story: Story
-    text_lower: str
-    tokens: list[str]  # word tokens in order (storygen.clean.lexicon.tokens)
+    lexicon: Lexicon
+    ids: np.ndarray  # the lexicon's id of each word token, in order (tokens as storygen.clean.split.tokens)
     n_words: int
     oov: list[tuple[str, int]]  # forms outside the vocabulary, with their counts
     closed_class_words: int
     paragraphs: int
+    hints: tuple[int, ...]  # tokens that begin with a lexicon.HINT_WORDS word, per group
     scores: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def text_lower(self) -> str:
+        return self.story.text.lower()
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        forms = self.lexicon.forms
+        return [forms[i] for i in self.ids.tolist()]
 
     @cached_property
     def counts(self) -> Counter[str]:
@@ -46,7 +56,8 @@ class Doc:
     @cached_property
     def lower(self) -> set[str]:
         """Lowercase words (quote marks removed); only the required-words check needs them."""
-        return {word_of(w).lower() for w in set(self.tokens)}
+        lower = self.lexicon.lower
+        return {lower[i] for i in set(self.ids.tolist())}
 
 
 def story_words(story: Story) -> Words | None:
@@ -72,33 +83,34 @@ def analyse(story: Story, lexicon: Lexicon) -> Doc:
 
 
 def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
-    """`Doc`s of many stories. The word sums (words, allowed, syllables, Zipf, closed-class, out of
-    vocabulary) are taken over all their tokens at once: each token becomes its form's id, the ids
-    pick rows of the lexicon's table, and one reduceat sums the rows per story; Python touches each
-    token once, in C (map over a dict), and only the out-of-vocabulary tokens one by one."""
-    toks = [tokens(s.text) for s in stories]
-    lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
-    flat = list(chain.from_iterable(toks))
-    ids = lexicon.form_ids(flat)
+    """`Doc`s of many stories. Their words are hashed together (`split.hash_words`, no Python string
+    per token) and become the lexicon's form ids; the ids pick rows of the lexicon's table and one
+    reduceat sums the rows per story (words, allowed, syllables, Zipf, closed-class, out of
+    vocabulary). Only the out-of-vocabulary tokens are visited one by one."""
+    spans = hash_words(batch_bytes([s.text for s in stories]))
+    ids = lexicon.word_ids(spans)
+    lens = spans.per_text
     rows = lexicon.table[ids]  # (tokens, COLUMNS)
-    sums = np.zeros((len(stories), rows.shape[1]))
+    sums = np.zeros((len(stories), rows.shape[1]), dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
     nonempty = np.flatnonzero(lens)
     if len(nonempty):
         sums[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
     oov: list[dict[str, int]] = [{} for _ in stories]
-    if len(flat):
-        story_of = np.repeat(np.arange(len(stories)), lens)
-        for pos in np.flatnonzero(rows[:, OOV]).tolist():
-            found = oov[story_of[pos]]
-            found[flat[pos]] = found.get(flat[pos], 0) + 1
+    if len(ids):
+        forms = lexicon.forms
+        at = np.flatnonzero(rows[:, OOV])
+        for pos, k in zip(ids[at].tolist(), np.searchsorted(np.cumsum(lens), at, side="right").tolist(), strict=True):
+            found, form = oov[k], forms[pos]
+            found[form] = found.get(form, 0) + 1
     docs = []
+    bounds = list(zip(starts.tolist(), (starts + lens).tolist(), strict=True))
     for k, story in enumerate(stories):
-        n, allowed, syl, zipf_x100, closed, _ = sums[k].tolist()
-        n = int(n)
+        n, allowed, syl, zipf_x100, closed, _, *hints = sums[k].tolist()
         stripped = story.text.strip()  # blank lines between paragraphs are one separator: no part is blank
-        paragraphs = len(_PARAGRAPH_BREAK.split(stripped)) if stripped else 0
-        doc = Doc(story, story.text.lower(), toks[k], n, list(oov[k].items()), int(closed), paragraphs)
+        paragraphs = len(_PARAGRAPH_BREAK.findall(stripped)) + 1 if stripped else 0
+        doc = Doc(story, lexicon, ids[slice(*bounds[k])], n, list(oov[k].items()), closed, paragraphs,
+                  tuple(hints))  # fmt: skip
         grade = fk_grade(n, sentence_count(story.text), int(syl))
         doc.scores = {
             "words": float(n),
@@ -183,8 +195,9 @@ def _at_line_start(pattern: str) -> re.Pattern[str]:
 
 
 # Matched against the lowercased text (cheaper than re.IGNORECASE over long alternations). A regex
-# scan of a whole story costs ~15 µs, so each runs only if the text holds a substring that every
-# match must contain (a C substring search costs well under 1 µs): most stories skip them all.
+# scan of a whole story costs ~15 µs, so each runs only if the story has a token that begins with one
+# of its group's words (lexicon.HINT_WORDS, counted with the other word sums at no extra cost) and
+# the text holds a substring that every match must contain: most stories skip them all.
 _REFUSAL = re.compile(
     r"as an ai\b|as a language model|i(?:'m| am) sorry,? but|i can(?:not|'t) (?:write|help|create|fulfil)"
     r"|i(?:'m| am) unable to|i won't be able to"
@@ -201,11 +214,13 @@ _META_HINTS = ("i hope you", "let me know if", "word count", "this story ")
 
 
 def check_refusal_and_meta(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    low = doc.text_lower
+    refusal, meta, start = doc.hints  # most stories have none of the words these patterns need
     reasons = []
-    if _maybe(low, _REFUSAL_HINTS) and _REFUSAL.search(low):
+    if refusal and _maybe(doc.text_lower, _REFUSAL_HINTS) and _REFUSAL.search(doc.text_lower):
         reasons.append("refusal")
-    if (_maybe(low, _META_HINTS) and _META_ANYWHERE.search(low)) or _META_START.search("\n" + low):
+    if (meta and _maybe(doc.text_lower, _META_HINTS) and _META_ANYWHERE.search(doc.text_lower)) or (
+        start and _META_START.search("\n" + doc.text_lower)
+    ):
         reasons.append("meta_text")
     return reasons
 

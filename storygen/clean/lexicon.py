@@ -1,28 +1,23 @@
 """Words of a story against the allowed vocabulary.
 
-`tokens(text)` splits a story into word tokens; `Lexicon.lemmas(token)` gives the base forms a token
+`split.tokens(text)` splits a story into word tokens; `lemmas_of(word)` gives the base forms a token
 may be (lemminflect, for every part of speech: "went" -> go, "mice" -> mouse, "bigger" -> big),
 plus the adjective of an -ly adverb ("happily" -> happy) and the stem of possessives and
-contractions ("Lily's" -> lily, "don't" -> do). Lookups are cached per word form: stories for young
-children reuse a few thousand forms, so almost every lookup after the first thousand stories is a
-dict hit.
+contractions ("Lily's" -> lily, "don't" -> do). What a story needs of a form is worked out once per
+form and kept as a row of `Lexicon.table`: stories for young children reuse a few thousand forms, so
+almost every token after the first thousand stories is a lookup.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from itertools import repeat
 
 import numpy as np
 
+from storygen.clean.split import HashIndex, WordSpans, hash_words
 from storygen.vocab import Vocabulary
 
-# Every character but letters, digits and apostrophes splits words ("ice-cream" is two words); curly
-# apostrophes become straight. str.translate + split is several times faster than a regex here.
-SPLIT = str.maketrans(
-    {**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")},
-     **dict.fromkeys("“”„«»‹›—–…", " "), "’": "'", "‘": "'"}
-)  # fmt: skip
 _CONTRACTIONS = {"n't": "", "'s": "", "'re": "", "'ve": "", "'ll": "", "'m": "", "'d": ""}
 _SPECIAL = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "be", "let's": "let"}
 NUMBER_WORDS = frozenset(
@@ -32,18 +27,6 @@ NUMBER_WORDS = frozenset(
         "twenty", "hundred", "thousand",
     )
 )  # fmt: skip
-
-
-# The same table for ASCII text, as bytes: bytes.translate is ~3x faster than str.translate with a dict.
-SPLIT_BYTES = bytes(ord(SPLIT[c]) if c in SPLIT else c for c in range(256))
-
-
-def tokens(text: str) -> list[str]:
-    """Word tokens in order. A token may carry quote marks at its edges ("'hello"); `word_of`
-    removes them, once per distinct form."""
-    if text.isascii():
-        return text.encode().translate(SPLIT_BYTES).decode().split()
-    return text.translate(SPLIT).split()
 
 
 def word_of(token: str) -> str:
@@ -75,32 +58,56 @@ def lemmas_of(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
-# The columns of Lexicon.table: per form, what a story's sums count.
-COLUMNS = ("word", "allowed", "syllables", "zipf_x100", "closed_class", "oov")
+# Words that refusal and meta-text (clean.checks) cannot do without, one pattern per group of those
+# checks' regexes: every alternative of a group's regexes holds one of its words, preceded by a space
+# or a line start, so the word begins a token. A story none of whose tokens begins with one of a
+# group's words cannot match that group, and skips the regex scans (~15 µs a story); a form's flags
+# are worked out once, like the rest of its row.
+HINT_WORDS = {
+    "refusal_hint": re.compile(r"ai(?:'|$)|language|sorry|cannot|can't|unable|won't"),  # refusals
+    "meta_hint": re.compile(r"hope|know|count|verb|noun|word"),  # meta-text anywhere
+    "start_hint": re.compile(r"sure|certainly|course|title|story|here"),  # meta-text at a line start
+}
+
+# The columns of Lexicon.table: per form, what a story's sums count (whole numbers: exact sums).
+COLUMNS = ("word", "allowed", "syllables", "zipf_x100", "closed_class", "oov", *HINT_WORDS)
 
 
 class Lexicon:
     """The allowed set of one vocabulary, and what validation needs to know of each word form: a
-    row of `table` (the COLUMNS) per form id, computed once per form (`form_ids`)."""
+    row of `table` (the COLUMNS) per form id, computed once per form. Forms are found by the 64-bit
+    hash of their bytes (`split.hash_words`), so a batch of stories becomes ids without a Python
+    string per token."""
 
     def __init__(self, vocab: Vocabulary):
         self.allowed = vocab.allowed_lemmas | NUMBER_WORDS
         self.names = frozenset(vocab.names)
         self.closed_class = frozenset(vocab.closed_class)
-        self.ids: dict[str, int] = {}
-        self.table = np.zeros((1024, len(COLUMNS)), dtype=np.float64)
+        self.index = HashIndex()  # form hash -> id
+        self.forms: list[str] = []  # id -> form
+        self.lower: list[str] = []  # id -> the form's word, lowercase, quote marks removed
+        self.table = np.zeros((1024, len(COLUMNS)), dtype=np.int32)
 
-    def form_ids(self, forms: list[str]) -> np.ndarray:
-        """The id of each form (int64), adding forms not seen before to `table`: one row per id
-        with the COLUMNS (a lone quote mark is no word and counts nowhere)."""
-        ids = np.fromiter(map(self.ids.get, forms, repeat(-1)), dtype=np.int64, count=len(forms))
-        for k in np.flatnonzero(ids < 0).tolist():  # forms not seen before (each once, then known)
-            form = forms[k]
-            found = self.ids.get(form)
-            ids[k] = found if found is not None else self._add(form)
+    def word_ids(self, spans: WordSpans) -> np.ndarray:
+        """The id (int64) of each word of a batch, adding forms not seen before to `table`."""
+        ids = self.index.get(spans.hashes)
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):  # forms not seen before: each added once, then looked up again
+            new, first = np.unique(spans.hashes[missing], return_index=True)
+            for h, k in zip(new.tolist(), missing[first].tolist(), strict=True):
+                self.index.add(h, self._add(spans.word(k)))
+            ids[missing] = self.index.get(spans.hashes[missing])
         return ids
 
+    def form_ids(self, forms: list[str]) -> np.ndarray:
+        """The ids of word tokens (as `split.tokens` makes them) given as strings."""
+        spans = hash_words(b" ".join(f.encode() for f in forms))
+        if len(spans.hashes) != len(forms):
+            raise ValueError(f"not one word token each: {forms!r}")
+        return self.word_ids(spans)
+
     def _add(self, form: str) -> int:
+        """A new form's row of the table (a lone quote mark is no word and counts nowhere)."""
         from storygen.clean.readability import syllables, zipf
 
         word_form = word_of(form)
@@ -109,12 +116,15 @@ class Lexicon:
         syl = syllables(word_form) if word else 0
         zipf_value = zipf(word_form) if word else 0.0
         closed = word and word_form.lower() in self.closed_class
-        k = len(self.ids)
+        k = len(self.forms)
         if k == len(self.table):
             self.table = np.concatenate([self.table, np.zeros_like(self.table)])
+        lower = word_form.lower()
+        hints = [word and pattern.match(lower) is not None for pattern in HINT_WORDS.values()]
         # Zipf values come rounded to hundredths: kept as whole hundredths, they sum exactly.
-        self.table[k] = (word, ok and word, syl, round(zipf_value * 100), closed and word, word and not ok)
-        self.ids[form] = k
+        self.table[k] = (word, ok and word, syl, round(zipf_value * 100), closed and word, word and not ok, *hints)
+        self.forms.append(form)
+        self.lower.append(lower)
         return k
 
     @staticmethod

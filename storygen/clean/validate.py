@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from storygen.clean.io import AtomicDir, BadLine, append_file, byte_ranges, line
 from storygen.clean.lexicon import Lexicon, strip_clitic, word_of
 from storygen.config import CleanConfig, RunConfig, save_config
 from storygen.errors import StorygenError
+from storygen.gc_tuning import fewer_collections
 from storygen.vocab import load_vocabulary
 
 _state: dict[str, Any] = {}
@@ -90,7 +92,7 @@ def validate(
         if not path.is_file():
             raise StorygenError(f"{path}: input file not found")
     tasks = [(i, path, start, end) for i, (path, start, end) in enumerate(byte_ranges(inputs))]
-    with AtomicDir(out) as tmp:
+    with AtomicDir(out) as tmp, ExitStack() as stack:
         parts = tmp / "parts"
         parts.mkdir()
         init_args = (str(config.prompts.vocab_dir), config.clean.model_dump(), str(parts))
@@ -99,10 +101,9 @@ def validate(
             pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=init_args)
         else:
             _init(*init_args)
-            pool = None
-            if parallel:  # load the dictionaries (~1 s) once, here: the forked workers share them
-                Lexicon.preload()
-                pool = mp.get_context("fork").Pool(workers)
+            Lexicon.preload()  # the dictionaries (~1 s), loaded once: forked workers share them
+            stack.enter_context(fewer_collections())  # after loading: they are frozen, never rescanned
+            pool = mp.get_context("fork").Pool(workers) if parallel else None
         results = pool.imap(_process, tasks) if pool is not None else map(_process, tasks)
         outputs = {kind: (tmp / f"{kind}.jsonl").open("wb") for kind in ("accepted", "rejected")}
         try:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storygen.clean.checks import story_features
-from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic, tokens, word_of
+from storygen.clean.lexicon import Lexicon, lemmas_of, strip_clitic, word_of
+from storygen.clean.split import tokens
 from storygen.records import Story
 
 

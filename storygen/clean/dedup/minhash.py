@@ -3,7 +3,7 @@
 There is no Python-level work per word or per story: a batch of texts is joined, translated to
 lowercase words separated by spaces (one bytes.translate for ASCII text), and from then on it is
 array arithmetic over the batch:
-  word hash      the word's bytes read 8 at a time from the buffer, folded through a mixer
+  word hash      the word's bytes read 8 at a time from the buffer, folded through a mixer (split.py)
   shingle hash   h = sum_j word[i + j] * P^j (mod 2^64), a splitmix64 mixer, top 32 bits kept
   permutation k  a_k * h mod 2^32 with a_k odd: a bijection on 32-bit words
   signature      the minimum over each story's shingles (np.minimum.reduceat)
@@ -20,40 +20,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from storygen.clean.lexicon import SPLIT, SPLIT_BYTES, tokens
+from storygen.clean.split import batch_bytes, hash_words, mix, tokens
 
-# The words of lexicon.tokens, but NUL survives: it separates the texts of a batch
-_SPLIT_KEEP_NUL = {**SPLIT, 0: 0}
 _B = np.uint64(0x100000001B3)  # odd: the base of the exact key's polynomial over word hashes
-# _LOW_BYTES[m]: the low m bytes of a uint64 (m = 0..8), to cut an 8-byte read at a word's end
-_LOW_BYTES = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
-
-
-# The same for ASCII text as one bytes.translate that also lowercases (~3x faster than str.translate
-# with a dict).
-_SPLIT_LOWER_BYTES_KEEP_NUL = bytes(0 if c == 0 else SPLIT_BYTES[ord(chr(c).lower())] for c in range(256))
 
 
 def words(text: str) -> list[str]:
-    """Word tokens (`lexicon.tokens`) of the lowercased text."""
+    """Word tokens (`split.tokens`) of the lowercased text."""
     return tokens(text.lower())
 
 
 _P = np.uint64(0x100000001B3)  # FNV prime, for combining word hashes
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)  # splitmix64 finaliser
 
 
 def normalise(text: str) -> str:
     """Lowercase words joined by single spaces: what exact and fuzzy comparison look at."""
     return " ".join(words(text))
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 # Texts per pass: ~250 KB of text, whose uint64 and shingle arrays fit a core's L2 cache. Measured on
@@ -79,40 +61,12 @@ class MinHasher:
         return self._pow[:n]
 
     def word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every word of every text as a 64-bit hash, in one flat array; the number of words of each
-        text; and each text's exact key (a hash of its word sequence).
-
-        Done on the bytes of the whole batch at once: `words()`'s translation makes every separator
-        a space and a NUL ends each text. A word is read 8 bytes at a time straight from the buffer
-        (a uint64 view at every byte offset), the bytes past its end masked off, and the pieces
-        folded through the mixer: the same word gets the same hash anywhere, and different words
-        differ (no word holds a NUL, so a masked piece fixes its own length).
-        """
-        joined = "\0".join(texts)
-        if joined.count("\0") != len(texts) - 1:  # a NUL inside a text would shift the boundaries
-            joined = "\0".join(t.replace("\0", " ") for t in texts)
-        if joined.isascii():
-            data = joined.encode().translate(_SPLIT_LOWER_BYTES_KEEP_NUL)
-        else:
-            data = joined.lower().translate(_SPLIT_KEEP_NUL).encode()
-        n = len(data)
-        data += bytes(8)  # so that the last word's 8-byte read stays inside the buffer
-        c = np.frombuffer(data, dtype=np.uint8, count=n)
-        window = np.ndarray(shape=(n,), dtype="<u8", buffer=data, strides=(1,))  # bytes i..i+7 as one number
-        is_word = np.concatenate(([False], (c != 32) & (c != 0), [False]))
-        bounds = np.flatnonzero(is_word[1:] != is_word[:-1])  # on bools: 4x faster than on an int diff
-        starts, length = bounds[0::2], bounds[1::2] - bounds[0::2]  # word starts and ends alternate
+        """Every word of every (lowercased) text as a 64-bit hash (`split.hash_words`), in one flat
+        array; the number of words of each text; and each text's exact key (a hash of its word
+        sequence)."""
+        spans = hash_words(batch_bytes(texts, lower=True))
+        flat, lens = spans.hashes, spans.per_text
         with np.errstate(over="ignore"):
-            flat = _mix(window[starts] & _LOW_BYTES[np.minimum(length, 8)]) ^ length.astype(np.uint64)
-            longer, r = np.flatnonzero(length > 8), 8
-            while len(longer):  # the rest of words longer than 8 bytes, 8 bytes a round
-                rest = length[longer] - r
-                piece = window[starts[longer] + r] & _LOW_BYTES[np.minimum(rest, 8)]
-                flat[longer] = _mix(flat[longer] ^ piece)
-                longer, r = longer[rest > 8], r + 8
-            flat = _mix(flat)
-            cuts = np.searchsorted(starts, np.flatnonzero(c == 0))  # words before each NUL
-            lens = np.diff(np.concatenate(([0], cuts, [len(starts)])))
             # exact key: sum over a text's words of hash * B^position, mixed with the word count
             powers = self._power_table(int(lens.max(initial=0)))
             first = np.concatenate(([0], np.cumsum(lens)[:-1]))
@@ -122,8 +76,7 @@ class MinHasher:
             nonempty = np.flatnonzero(lens)
             if len(nonempty):
                 keys[nonempty] = np.add.reduceat(weighted, first[nonempty])
-            keys = _mix(keys ^ lens.astype(np.uint64))
-        return flat, lens, keys
+        return flat, lens, mix(keys ^ lens.astype(np.uint64))
 
     def shingles(self, flat: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hashes of every run of k consecutive words inside one text (a text of fewer than k words
@@ -154,7 +107,7 @@ class MinHasher:
         if len(parts) > 1:
             order = np.argsort(ow, kind="stable")
             sh, ow = sh[order], ow[order]
-        return _mix(sh), ow
+        return mix(sh), ow
 
     def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(len(texts), num_perm) uint32 signatures (an empty text gets all-ones, matching nothing
