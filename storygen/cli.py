@@ -538,6 +538,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except OSError as e:  # a path that cannot be read or written: one line, not a traceback
+        if e.filename is None:
+            raise
+        print(f"storygen: error: {e.filename}: {e.strerror}; check the path and its permissions", file=sys.stderr)
+        return 2
 
 
 __all__ = ["build_parser", "main"]

@@ -54,6 +54,16 @@ def test_validate_bad_input(tmp_path: Path):
     assert r.returncode == 2 and "missing.jsonl: input file not found" in r.stderr
 
 
+@pytest.mark.parametrize("stage", ["validate", "dedup"])
+def test_an_output_path_that_cannot_be_made_is_one_line(tmp_path: Path, stage: str):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"text": GOOD}) + "\n")
+    r = run(stage, str(inp), "--out", str(tmp_path / "in.jsonl" / "out"))  # a file where a folder should be
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line and line.startswith(f"storygen: error: {inp}: ") and "check the path" in line
+
+
 def test_validate_is_the_same_with_one_or_two_workers(tmp_path: Path):
     maker = CorpusMaker(3)
     inp = write_jsonl(tmp_path / "in.jsonl", [{"id": f"s{i}", "text": maker.story()} for i in range(5000)])

@@ -86,7 +86,7 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
     """`Doc`s of many stories. Their words are hashed together (`split.hash_words`, no Python string
     per token) and become the lexicon's form ids; the ids pick rows of the lexicon's table and one
     reduceat sums the rows per story (words, allowed, syllables, Zipf, closed-class, out of
-    vocabulary). Only the out-of-vocabulary tokens are visited one by one."""
+    vocabulary, hint words). Only the out-of-vocabulary tokens are visited one by one."""
     spans = hash_words(batch_bytes([s.text for s in stories]))
     ids = lexicon.word_ids(spans)
     lens = spans.per_text
@@ -100,8 +100,9 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
     if len(ids):
         forms = lexicon.forms
         at = np.flatnonzero(rows[:, OOV])
-        for pos, k in zip(ids[at].tolist(), np.searchsorted(np.cumsum(lens), at, side="right").tolist(), strict=True):
-            found, form = oov[k], forms[pos]
+        story_of = np.searchsorted(np.cumsum(lens), at, side="right")
+        for form_id, k in zip(ids[at].tolist(), story_of.tolist(), strict=True):
+            found, form = oov[k], forms[form_id]
             found[form] = found.get(form, 0) + 1
     docs = []
     bounds = list(zip(starts.tolist(), (starts + lens).tolist(), strict=True))
@@ -111,7 +112,7 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
         paragraphs = len(_PARAGRAPH_BREAK.findall(stripped)) + 1 if stripped else 0
         doc = Doc(story, lexicon, ids[slice(*bounds[k])], n, list(oov[k].items()), closed, paragraphs,
                   tuple(hints))  # fmt: skip
-        grade = fk_grade(n, sentence_count(story.text), int(syl))
+        grade = fk_grade(n, sentence_count(story.text), syl)
         doc.scores = {
             "words": float(n),
             "vocab_compliance": round(allowed / n, 4) if n else 0.0,
