@@ -113,7 +113,7 @@ def test_ordinary_stories_are_not_refusals_or_meta():
     assert not {"refusal", "meta_text", "markup", "unexpected_chars"} & set(reasons(story(text=text)))
 
 
-def test_word_hints_skip_no_refusal_or_meta_text():
+def test_word_hints_skip_no_refusal_meta_text_or_markup():
     """The hint words only decide which regex scans run: the result equals scanning every story."""
     import random
 
@@ -125,6 +125,8 @@ def test_word_hints_skip_no_refusal_or_meta_text():
             reasons.append("refusal")
         if checks._META_ANYWHERE.search(low) or checks._META_START.search("\n" + low):
             reasons.append("meta_text")
+        if checks._MARKUP_INLINE.search(text) or checks._MARKUP_LINE.search("\n" + text):
+            reasons.append("markup")
         return reasons
 
     pieces = [
@@ -133,23 +135,29 @@ def test_word_hints_skip_no_refusal_or_meta_text():
         "outlet me know if", "let me know if", "Word count :", "This story has the words", "this story uses the noun",
         "Sure!", "Certainly.", "Of course,", "Title:", "Story :", "Here's a story", "here is your short story",
         "The Dog", "ran", "'", '"', "\n", "\n  ", " ", ",", ".", "AI", "ai", "Sorry", "KNOW", "\u212anow",
+        "1.", "12)", "'3.", "-", "* ", "+", "#", "## ", "**big**", "__x__", "<b>", "```", "> ", "•", "٣.", "x2.",
     ]  # fmt: skip
     rng = random.Random(1)
     for _ in range(3000):
         text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n", "-", "'"]) for _ in range(rng.randint(1, 8)))
-        assert [r for r in reasons(story(text=text)) if r in ("refusal", "meta_text")] == scanned(text), text
+        assert [r for r in reasons(story(text=text)) if r in ("refusal", "meta_text", "markup")] == scanned(text), text
 
 
 def test_fast_sentence_count_equals_the_regex_count():
     import random
 
-    from storygen.clean.readability import _SENTENCE_END, sentence_count
+    from storygen.clean.readability import _SENTENCE_END, sentence_count, sentence_counts
 
     rng = random.Random(0)
     alphabet = [*"ab .!?\"')\n\t\x0b", "’", "”"]
+    texts = []
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert sentence_count(text) == max(1, len(_SENTENCE_END.findall(text))), repr(text)
+        texts.append(text)
+    ascii_texts = [t for t in texts if t.isascii()]
+    for batch in (texts, ascii_texts, [*ascii_texts[:50], "a.\0b. c", "x"], [""], ["’."]):  # mixed and all-ASCII
+        assert sentence_counts(batch).tolist() == [sentence_count(t) for t in batch]
 
 
 def test_too_long_and_too_many_paragraphs():

@@ -12,8 +12,8 @@ from functools import cached_property
 
 import numpy as np
 
-from storygen.clean.lexicon import COLUMNS, Lexicon
-from storygen.clean.readability import fk_grade, reading_age, sentence_count
+from storygen.clean.lexicon import COLUMNS, HINT_WORDS, Lexicon
+from storygen.clean.readability import fk_grade, reading_age, sentence_counts
 from storygen.clean.split import batch_bytes, hash_words
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
@@ -30,7 +30,7 @@ class Doc:
     oov: list[tuple[str, int]]  # forms outside the vocabulary, with their counts
     closed_class_words: int
     paragraphs: int
-    hints: tuple[int, ...]  # tokens that begin with a lexicon.HINT_WORDS word, per group
+    hints: dict[str, int]  # tokens that begin with a lexicon.HINT_WORDS word, per group
     scores: dict[str, float] = field(default_factory=dict)
 
     @cached_property
@@ -75,7 +75,8 @@ def story_features(story: Story) -> list[str] | None:
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-OOV = COLUMNS.index("oov")
+SCORES = ("words", "vocab_compliance", "fk_grade", "mean_zipf", "reading_age")
+WORD, CLOSED, OOV, HINTS = (COLUMNS.index(c) for c in ("word", "closed_class", "oov", next(iter(HINT_WORDS))))
 
 
 def analyse(story: Story, lexicon: Lexicon) -> Doc:
@@ -104,23 +105,26 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
         for form_id, k in zip(ids[at].tolist(), story_of.tolist(), strict=True):
             found, form = oov[k], forms[form_id]
             found[form] = found.get(form, 0) + 1
+    n, allowed, syl, zipf_x100 = (sums[:, COLUMNS.index(c)] for c in ("word", "allowed", "syllables", "zipf_x100"))
+    grade = fk_grade(n, sentence_counts([s.text for s in stories]), syl)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = (  # the SCORES of every story, rounded as Python rounds (half-even on the exact decimal value)
+            n.astype(float).tolist(),
+            [round(x, 4) for x in np.where(n > 0, allowed / n, 0.0).tolist()],
+            [round(x, 3) for x in grade.tolist()],
+            [round(x, 3) for x in np.where(n > 0, zipf_x100 / 100 / n, 0.0).tolist()],
+            [round(x, 3) for x in reading_age(grade).tolist()],
+        )
+    scores = [dict(zip(SCORES, v, strict=True)) for v in zip(*columns, strict=True)]
     docs = []
     bounds = list(zip(starts.tolist(), (starts + lens).tolist(), strict=True))
-    for k, story in enumerate(stories):
-        n, allowed, syl, zipf_x100, closed, _, *hints = sums[k].tolist()
+    for k, (story, row) in enumerate(zip(stories, sums.tolist(), strict=True)):
         stripped = story.text.strip()  # blank lines between paragraphs are one separator: no part is blank
         paragraphs = len(_PARAGRAPH_BREAK.findall(stripped)) + 1 if stripped else 0
-        doc = Doc(story, lexicon, ids[slice(*bounds[k])], n, list(oov[k].items()), closed, paragraphs,
-                  tuple(hints))  # fmt: skip
-        grade = fk_grade(n, sentence_count(story.text), syl)
-        doc.scores = {
-            "words": float(n),
-            "vocab_compliance": round(allowed / n, 4) if n else 0.0,
-            "fk_grade": round(grade, 3),
-            "mean_zipf": round(zipf_x100 / 100 / n, 3) if n else 0.0,
-            "reading_age": round(reading_age(grade), 3),
-        }
-        docs.append(doc)
+        hints = dict(zip(HINT_WORDS, row[HINTS:], strict=True))
+        words = ids[slice(*bounds[k])]
+        oov_k = list(oov[k].items())
+        docs.append(Doc(story, lexicon, words, row[WORD], oov_k, row[CLOSED], paragraphs, hints, scores[k]))
     return docs
 
 
@@ -215,12 +219,12 @@ _META_HINTS = ("i hope you", "let me know if", "word count", "this story ")
 
 
 def check_refusal_and_meta(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    refusal, meta, start = doc.hints  # most stories have none of the words these patterns need
+    hints = doc.hints  # most stories have none of the words these patterns need
     reasons = []
-    if refusal and _maybe(doc.text_lower, _REFUSAL_HINTS) and _REFUSAL.search(doc.text_lower):
+    if hints["refusal_hint"] and _maybe(doc.text_lower, _REFUSAL_HINTS) and _REFUSAL.search(doc.text_lower):
         reasons.append("refusal")
-    if (meta and _maybe(doc.text_lower, _META_HINTS) and _META_ANYWHERE.search(doc.text_lower)) or (
-        start and _META_START.search("\n" + doc.text_lower)
+    if (hints["meta_hint"] and _maybe(doc.text_lower, _META_HINTS) and _META_ANYWHERE.search(doc.text_lower)) or (
+        hints["start_hint"] and _META_START.search("\n" + doc.text_lower)
     ):
         reasons.append("meta_text")
     return reasons
@@ -235,6 +239,8 @@ def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     odd = doc.unexpected_ascii  # inline markup needs "*", "_" or "<", all unexpected characters
     if (odd is None or odd) and _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
         return ["markup"]
+    if odd == b"" and not doc.hints["digit_hint"] and "-" not in text:
+        return []  # a line start needs "#", "*", "+", "•", "`" or ">" (unexpected), "-" or a number
     if _MARKUP_LINE.search("\n" + text):
         return ["markup"]
     return []

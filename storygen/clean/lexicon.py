@@ -58,15 +58,16 @@ def lemmas_of(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
-# Words that refusal and meta-text (clean.checks) cannot do without, one pattern per group of those
-# checks' regexes: every alternative of a group's regexes holds one of its words, preceded by a space
-# or a line start, so the word begins a token. A story none of whose tokens begins with one of a
-# group's words cannot match that group, and skips the regex scans (~15 µs a story); a form's flags
-# are worked out once, like the rest of its row.
+# What some checks' regexes (clean.checks) cannot do without, one pattern per group: every
+# alternative of a group's regexes holds one of its words, preceded by a space or a line start, so the
+# word begins a token. A story none of whose tokens begins with one of a group's words cannot match
+# that group, and skips the regex scans (~15 µs a story); a form's flags are worked out once, like the
+# rest of its row.
 HINT_WORDS = {
     "refusal_hint": re.compile(r"ai(?:'|$)|language|sorry|cannot|can't|unable|won't"),  # refusals
     "meta_hint": re.compile(r"hope|know|count|verb|noun|word"),  # meta-text anywhere
     "start_hint": re.compile(r"sure|certainly|course|title|story|here"),  # meta-text at a line start
+    "digit_hint": re.compile(r"\d"),  # a numbered list item (markup)
 }
 
 # The columns of Lexicon.table: per form, what a story's sums count (whole numbers: exact sums).
