@@ -143,20 +143,16 @@ def test_word_hints_skip_no_refusal_meta_text_or_markup():
         assert [r for r in reasons(story(text=text)) if r in ("refusal", "meta_text", "markup")] == scanned(text), text
 
 
-def test_fast_sentence_count_equals_the_regex_count():
+def test_fast_sentence_counts_equal_the_regex_count():
     import random
 
-    from storygen.clean.readability import _SENTENCE_END, sentence_count, sentence_counts
+    from storygen.clean.readability import sentence_count, sentence_counts
 
     rng = random.Random(0)
-    alphabet = [*"ab .!?\"')\n\t\x0b", "’", "”"]
-    texts = []
-    for _ in range(5000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-        assert sentence_count(text) == max(1, len(_SENTENCE_END.findall(text))), repr(text)
-        texts.append(text)
+    alphabet = [*"ab .!?\"')\n\t\x0b\x1c", "’", "”", "“", "\u00a0", "\u3000", "\u0085", "é", "日", "\0"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(5000)]
     ascii_texts = [t for t in texts if t.isascii()]
-    for batch in (texts, ascii_texts, [*ascii_texts[:50], "a.\0b. c", "x"], [""], ["’."]):  # mixed and all-ASCII
+    for batch in (texts, ascii_texts, [t for t in texts if "\0" not in t], [""], ["’."], texts[:1]):
         assert sentence_counts(batch).tolist() == [sentence_count(t) for t in batch]
 
 
@@ -178,3 +174,15 @@ def test_default_threshold_separates_simple_from_hard_stories():
         doc = analyse(Story(id=rec["id"], text=rec["text"]), LEX)
         flagged = "low_vocab_compliance" in run_checks(doc, cfg, LEX)
         assert flagged == (rec["kind"] == "hard"), (rec["id"], doc.scores["vocab_compliance"])
+
+
+def test_unexpected_characters_equal_the_regex_for_a_batch():
+    import random
+
+    from storygen.clean.checks import _UNEXPECTED, unexpected_chars
+
+    rng = random.Random(2)
+    alphabet = [*"aZ9 .,!?;:'\"()-\n\t\r#*_<>`+", "“", "”", "‘", "’", "–", "—", "…", "•", "é", "â€", "\0", "\x07", "日"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25))) for _ in range(2000)]
+    for batch in (texts, [t for t in texts if "\0" not in t], [t for t in texts if t.isascii() and "\0" not in t]):
+        assert unexpected_chars(batch) == ["".join(_UNEXPECTED.findall(t)) for t in batch]

@@ -6,9 +6,25 @@ import random
 
 import numpy as np
 
-from storygen.clean.split import HashIndex, batch_bytes, hash_words, tokens
+from storygen.clean.split import _LIMIT, SPLIT, HashIndex, batch_bytes, hash_words, narrow, tokens
 
-ALPHABET = [*"abcXYZ019 '.,-\n\t", "\u00a0", "\u2003", "é", "’", "“", "\0", "ß", "İ", "—", "日"]
+ALPHABET = [*"abcXYZ019 '.,-\n\t", "\u00a0", "\u2003", "é", "’", "“", "\0", "ß", "İ", "—", "日", "«", "\ud800"]
+
+
+def reference(text: str) -> list[str]:
+    """The definition: SPLIT's translation, then str.split."""
+    return text.translate(SPLIT).split()
+
+
+def test_tokens_equal_the_definition_and_narrowing_covers_every_unicode_space():
+    assert all(c < _LIMIT for c in SPLIT)
+    assert all(c < _LIMIT for c in range(0x110000) if chr(c).isspace())
+    rng = random.Random(1)
+    everything = [chr(c) for c in range(_LIMIT + 50)]
+    for _ in range(2000):
+        text = "".join(rng.choice(everything if rng.random() < 0.5 else ALPHABET) for _ in range(rng.randint(0, 40)))
+        assert tokens(text) == reference(text), repr(text)
+    assert narrow("a’b\u3000c日") == "a'b c日"
 
 
 def test_batch_words_equal_tokens_of_each_text():
@@ -19,9 +35,9 @@ def test_batch_words_equal_tokens_of_each_text():
             texts = [t.encode("ascii", "ignore").decode() for t in texts]
         for lower in (False, True):
             spans = hash_words(batch_bytes(texts, lower=lower))
-            assert spans.per_text.tolist() == [len(tokens(t.lower() if lower else t)) for t in texts]
+            assert spans.per_text.tolist() == [len(reference(t.lower() if lower else t)) for t in texts]
             words = [spans.word(k) for k in range(len(spans.hashes))]
-            assert words == [w for t in texts for w in tokens((t.lower() if lower else t).replace("\0", " "))]
+            assert words == [w for t in texts for w in reference((t.lower() if lower else t).replace("\0", " "))]
             by_word: dict[str, int] = {}
             for w, h in zip(words, spans.hashes.tolist(), strict=True):  # same word, same hash; else different
                 assert by_word.setdefault(w, h) == h

@@ -14,7 +14,7 @@ import numpy as np
 
 from storygen.clean.lexicon import COLUMNS, HINT_WORDS, Lexicon
 from storygen.clean.readability import fk_grade, reading_age, sentence_counts
-from storygen.clean.split import batch_bytes, hash_words
+from storygen.clean.split import batch_bytes, hash_words, narrow
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
 
@@ -31,6 +31,7 @@ class Doc:
     closed_class_words: int
     paragraphs: int
     hints: dict[str, int]  # tokens that begin with a lexicon.HINT_WORDS word, per group
+    unexpected: str  # the text's characters outside the expected set (_EXPECTED), in order; usually none
     scores: dict[str, float] = field(default_factory=dict)
 
     @cached_property
@@ -46,12 +47,6 @@ class Doc:
     def counts(self) -> Counter[str]:
         """Word form -> occurrences."""
         return Counter(self.tokens)
-
-    @cached_property
-    def unexpected_ascii(self) -> bytes | None:
-        """For ASCII text, its characters outside the expected set (usually none); None otherwise."""
-        text = self.story.text
-        return text.encode().translate(None, _EXPECTED_ASCII) if text.isascii() else None
 
     @cached_property
     def lower(self) -> set[str]:
@@ -116,6 +111,7 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
             [round(x, 3) for x in reading_age(grade).tolist()],
         )
     scores = [dict(zip(SCORES, v, strict=True)) for v in zip(*columns, strict=True)]
+    unexpected = unexpected_chars([s.text for s in stories])
     docs = []
     bounds = list(zip(starts.tolist(), (starts + lens).tolist(), strict=True))
     for k, (story, row) in enumerate(zip(stories, sums.tolist(), strict=True)):
@@ -124,7 +120,8 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
         hints = dict(zip(HINT_WORDS, row[HINTS:], strict=True))
         words = ids[slice(*bounds[k])]
         oov_k = list(oov[k].items())
-        docs.append(Doc(story, lexicon, words, row[WORD], oov_k, row[CLOSED], paragraphs, hints, scores[k]))
+        docs.append(Doc(story, lexicon, words, row[WORD], oov_k, row[CLOSED], paragraphs, hints, unexpected[k],
+                        scores[k]))  # fmt: skip
     return docs
 
 
@@ -235,11 +232,10 @@ _MARKUP_INLINE = re.compile(r"\*\*[^*]+\*\*|__[^_]+__|</?[a-zA-Z][^>]*>")
 
 
 def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
-    text = doc.story.text
-    odd = doc.unexpected_ascii  # inline markup needs "*", "_" or "<", all unexpected characters
-    if (odd is None or odd) and _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
+    text, odd = doc.story.text, doc.unexpected  # inline markup needs "*", "_" or "<": unexpected characters
+    if _maybe(odd, ("*", "_", "<")) and _maybe(text, ("**", "__", "<")) and _MARKUP_INLINE.search(text):
         return ["markup"]
-    if odd == b"" and not doc.hints["digit_hint"] and "-" not in text:
+    if not (doc.hints["digit_hint"] or "-" in text or _maybe(odd, ("#", "*", "+", "•", "`", ">"))):
         return []  # a line start needs "#", "*", "+", "•", "`" or ">" (unexpected), "-" or a number
     if _MARKUP_LINE.search("\n" + text):
         return ["markup"]
@@ -248,18 +244,33 @@ def check_markup(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 
 _MOJIBAKE = re.compile(r"â€|Ã[\x80-\xbf¡-ÿ]|Â[\x80-\xbf ]|\ufffd|ï»¿")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _EXPECTED = r"A-Za-z0-9 \n\t\r.,!?;:'\"“”‘’()\-–—…"
 _UNEXPECTED = re.compile(f"[^{_EXPECTED}]")
 _EXPECTED_ASCII = bytes(c for c in range(128) if not _UNEXPECTED.match(chr(c)))
+_EXPECTED_WIDE = np.arange(ord("…") + 1, dtype=np.uint32)  # the expected non-ASCII characters -> "."
+_EXPECTED_WIDE[[ord(c) for c in "“”‘’–—…"]] = ord(".")
+
+
+def unexpected_chars(texts: list[str]) -> list[str]:
+    """Each text's characters outside _EXPECTED, in order, found for the batch joined by NUL (itself
+    unexpected, so it stays to split them again)."""
+    joined = "\0".join(texts)
+    if joined.count("\0") != len(texts) - 1:  # a text holds a NUL: one at a time
+        return [_unexpected(t) for t in texts]
+    return _unexpected(joined).split("\0")
+
+
+def _unexpected(text: str) -> str:
+    """The expected non-ASCII characters (curly quotes, dashes) become "." (split.narrow), so that one
+    bytes.translate deletes every expected character."""
+    if not text.isascii():
+        text = narrow(text, _EXPECTED_WIDE)
+    return text.encode("utf-8", "surrogatepass").translate(None, _EXPECTED_ASCII).decode("utf-8", "surrogatepass")
 
 
 def check_encoding(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     text = doc.story.text
-    odd = doc.unexpected_ascii  # the common case: ASCII text with only expected characters
-    if odd is not None and not odd:
-        return []
-    if odd is None and not _UNEXPECTED.search(text):
+    if not doc.unexpected:  # the common case: only expected characters
         return []
     reasons = []
     if _MOJIBAKE.search(text) or _CONTROL.search(text):
@@ -271,11 +282,10 @@ def check_encoding(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
 def check_english(doc: Doc, cfg: CleanConfig, lex: Lexicon) -> list[str]:
     if doc.n_words < 20:
         return []
-    text = doc.story.text
-    if not text.isascii():  # letters outside ASCII (other scripts) may be at most 10% of the letters
-        foreign = sum(1 for c in _NON_ASCII.findall(text) if c.isalpha())
-        if foreign > 0.1 * sum(len(w) * c for w, c in doc.counts.items()):
-            return ["not_english"]
+    # letters outside ASCII (other scripts; all unexpected characters) may be at most 10% of the letters
+    foreign = sum(1 for c in doc.unexpected if c.isalpha() and not c.isascii())
+    if foreign and foreign > 0.1 * sum(len(w) * c for w, c in doc.counts.items()):
+        return ["not_english"]
     return ["not_english"] if doc.closed_class_words / doc.n_words < cfg.min_function_share else []
 
 
