@@ -102,7 +102,7 @@ class Lexicon:
 
     def form_ids(self, forms: list[str]) -> np.ndarray:
         """The ids of word tokens (as `split.tokens` makes them) given as strings."""
-        spans = hash_words(b" ".join(f.encode() for f in forms))
+        spans = hash_words(b" ".join(f.encode("utf-8", "surrogatepass") for f in forms))
         if len(spans.hashes) != len(forms):
             raise ValueError(f"not one word token each: {forms!r}")
         return self.word_ids(spans)
