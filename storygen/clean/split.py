@@ -4,11 +4,11 @@
 Validation and MinHash both need every word of every story; making a `str` per token (split) and
 hashing it again in a dict costs more than everything else they do with the word. Here a batch of
 texts becomes one bytes buffer (words separated by spaces, texts by NUL: the rules of `tokens`,
-one bytes.translate for ASCII text), and from then on it is array arithmetic: each word is read
-8 bytes at a time straight from the buffer, the bytes past its end masked off, and the pieces folded
-through a mixer. The same word gets the same hash anywhere; different words differ (no word holds a
-NUL, so a masked piece fixes its own length) unless two 64-bit hashes collide (~1e-8 for a million
-distinct words).
+one bytes.translate once `narrow` has dealt with the few non-ASCII separators), and from then on
+it is array arithmetic: each word is read 8 bytes at a time straight from the buffer, the bytes
+past its end masked off, and the pieces folded through a mixer. The same word gets the same hash
+anywhere; different words differ (no word holds a NUL, so a masked piece fixes its own length)
+unless two 64-bit hashes collide (~1e-8 for a million distinct words).
 
 `HashIndex` maps those hashes to small ids (a form's row in a table) with vectorised lookups.
 """
