@@ -188,6 +188,51 @@ def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], threads: int =
 _PIECE = 8 << 20
 
 
+def exact_duplicates(ids: list[str], keys: np.ndarray) -> np.ndarray:
+    """For each story, the index of the story with the same exact key and the smallest id that it
+    duplicates, or -1 (it is that story, or unique)."""
+    n = len(ids)
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[np.argsort(np.array(ids), kind="stable")] = np.arange(n)  # fixed-width strings sort in C
+    order = np.lexsort((id_rank, keys))  # by key, then by id
+    sk = keys[order]
+    first_of_run = np.concatenate(([True], sk[1:] != sk[:-1]))
+    keeper = order[np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))]
+    exact_of = np.full(n, -1, dtype=np.int64)
+    dup_positions = np.flatnonzero(~first_of_run)
+    exact_of[order[dup_positions]] = keeper[dup_positions]
+    return exact_of
+
+
+def estimates(signatures: SignatureFiles, pairs: np.ndarray) -> np.ndarray:
+    """The signatures' Jaccard estimate of each (i, j) pair: the share of equal values."""
+    if not len(pairs):
+        return np.zeros(0)
+    need = np.unique(pairs)
+    sig = signatures.rows(need)
+    a, b = np.searchsorted(need, pairs[:, 0]), np.searchsorted(need, pairs[:, 1])
+    return np.concatenate([
+        (sig[a[k : k + 65536]] == sig[b[k : k + 65536]]).mean(axis=1) for k in range(0, len(pairs), 65536)
+    ])  # fmt: skip
+
+
+def candidate_texts(need: np.ndarray, inputs: list[Path], file_of: np.ndarray, offsets: np.ndarray,
+                    lengths: np.ndarray, imap: Callable[..., Iterator[Any]]) -> dict[int, str]:  # fmt: skip
+    """story index -> normalised text, for the stories `need`, read and normalised by the workers in
+    tasks of 1,024 lines in file order."""
+    tasks = []
+    for k in range(len(inputs)):
+        mine = need[file_of[need] == k]
+        mine = mine[np.argsort(offsets[mine])]
+        for j in range(0, len(mine), 1024):
+            part = mine[j : j + 1024]
+            tasks.append((part, (str(inputs[k]), offsets[part].tolist(), lengths[part].tolist())))
+    texts: dict[int, str] = {}
+    for (part, _), normalised in zip(tasks, imap(_normalised, [t for _, t in tasks]), strict=True):
+        texts.update(zip(part.tolist(), normalised, strict=True))
+    return texts
+
+
 def dedup(
     inputs: list[Path], out: Path, config: RunConfig, skip_bad: bool = False, workers: int | None = None,
     show_progress: bool = True,
@@ -234,16 +279,8 @@ def dedup(
         del band_parts
         t_sig = time.perf_counter() - started
 
-        # ---- exact duplicates: keep the smallest id per key
-        id_rank = np.empty(n, dtype=np.int64)
-        id_rank[np.argsort(np.array(ids), kind="stable")] = np.arange(n)  # fixed-width strings sort in C
-        order = np.lexsort((id_rank, keys))  # by key, then by id
-        sk = keys[order]
-        first_of_run = np.concatenate(([True], sk[1:] != sk[:-1]))
-        keeper = order[np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))]
-        exact_of = np.full(n, -1, dtype=np.int64)
-        dup_positions = np.flatnonzero(~first_of_run)
-        exact_of[order[dup_positions]] = keeper[dup_positions]
+        # ---- exact duplicates: the smallest id per key is kept
+        exact_of = exact_duplicates(ids, keys)
         unique = np.flatnonzero(exact_of < 0)
         t_exact = time.perf_counter() - started
 
@@ -251,26 +288,11 @@ def dedup(
         pairs = pairs_from_band_keys(bands, None if len(unique) == n else unique, threads=workers)
         del bands
         n_candidates = len(pairs)
-        if len(pairs):  # the signatures' own Jaccard estimate drops chance collisions before rapidfuzz
-            need = np.unique(pairs)
-            sig = signatures.rows(need)
-            a, b = np.searchsorted(need, pairs[:, 0]), np.searchsorted(need, pairs[:, 1])
-            estimate = np.concatenate([
-                (sig[a[k : k + 65536]] == sig[b[k : k + 65536]]).mean(axis=1) for k in range(0, len(pairs), 65536)
-            ])  # fmt: skip
-            pairs = pairs[estimate >= cfg.min_estimate]
-        need = np.unique(pairs)
-        tasks = []
-        for k in range(len(inputs)):
-            mine = need[file_of[need] == k]
-            mine = mine[np.argsort(offsets[mine])]
-            for j in range(0, len(mine), 1024):
-                part = mine[j : j + 1024]
-                tasks.append((part, (str(inputs[k]), offsets[part].tolist(), lengths[part].tolist())))
-        texts: dict[int, str] = {}
-        for (part, _), normalised in zip(tasks, imap(_normalised, [t for _, t in tasks]), strict=True):
-            texts.update(zip(part.tolist(), normalised, strict=True))
+        pairs = pairs[estimates(signatures, pairs) >= cfg.min_estimate]  # chance collisions go before rapidfuzz
+        texts = candidate_texts(np.unique(pairs), inputs, file_of, offsets, lengths, imap)
     t_candidates = time.perf_counter() - started
+
+    # ---- verify with rapidfuzz; clusters by union-find, the smallest id of each kept
     uf = UnionFind()
     verified: list[tuple[int, int, float]] = []
     pair_list = pairs.tolist()
