@@ -14,7 +14,7 @@ import numpy as np
 
 from storygen.clean.lexicon import COLUMNS, HINT_WORDS, Lexicon
 from storygen.clean.readability import fk_grade, reading_age, sentence_counts
-from storygen.clean.split import batch_bytes, hash_words, narrow
+from storygen.clean.split import batch_bytes, hash_words, narrow, narrow_table
 from storygen.config import CleanConfig
 from storygen.records import Story, Words
 
@@ -83,7 +83,8 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
     per token) and become the lexicon's form ids; the ids pick rows of the lexicon's table and one
     reduceat sums the rows per story (words, allowed, syllables, Zipf, closed-class, out of
     vocabulary, hint words). Only the out-of-vocabulary tokens are visited one by one."""
-    spans = hash_words(batch_bytes([s.text for s in stories]))
+    texts = [s.text for s in stories]
+    spans = hash_words(batch_bytes(texts))
     ids = lexicon.word_ids(spans)
     lens = spans.per_text
     rows = lexicon.table[ids]  # (tokens, COLUMNS)
@@ -101,7 +102,7 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
             found, form = oov[k], forms[form_id]
             found[form] = found.get(form, 0) + 1
     n, allowed, syl, zipf_x100 = (sums[:, COLUMNS.index(c)] for c in ("word", "allowed", "syllables", "zipf_x100"))
-    grade = fk_grade(n, sentence_counts([s.text for s in stories]), syl)
+    grade = fk_grade(n, sentence_counts(texts), syl)
     with np.errstate(divide="ignore", invalid="ignore"):
         columns = (  # the SCORES of every story, rounded as Python rounds (half-even on the exact decimal value)
             n.astype(float).tolist(),
@@ -111,7 +112,7 @@ def analyse_batch(stories: list[Story], lexicon: Lexicon) -> list[Doc]:
             [round(x, 3) for x in reading_age(grade).tolist()],
         )
     scores = [dict(zip(SCORES, v, strict=True)) for v in zip(*columns, strict=True)]
-    unexpected = unexpected_chars([s.text for s in stories])
+    unexpected = unexpected_chars(texts)
     docs = []
     bounds = list(zip(starts.tolist(), (starts + lens).tolist(), strict=True))
     for k, (story, row) in enumerate(zip(stories, sums.tolist(), strict=True)):
@@ -247,8 +248,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXPECTED = r"A-Za-z0-9 \n\t\r.,!?;:'\"“”‘’()\-–—…"
 _UNEXPECTED = re.compile(f"[^{_EXPECTED}]")
 _EXPECTED_ASCII = bytes(c for c in range(128) if not _UNEXPECTED.match(chr(c)))
-_EXPECTED_WIDE = np.arange(ord("…") + 1, dtype=np.uint32)  # the expected non-ASCII characters -> "."
-_EXPECTED_WIDE[[ord(c) for c in "“”‘’–—…"]] = ord(".")
+_EXPECTED_WIDE = narrow_table(dict.fromkeys("“”‘’–—…", "."))  # the expected non-ASCII characters -> "."
 
 
 def unexpected_chars(texts: list[str]) -> list[str]:

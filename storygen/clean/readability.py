@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from storygen.clean.split import narrow
+from storygen.clean.split import narrow, narrow_table
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*(?:\s|$)")
 
@@ -58,10 +58,7 @@ def sentence_count(text: str) -> int:
 # Unicode spaces " " (split.narrow), then as bytes .!? become ".", whitespace " ", the closing quotes
 # and brackets are deleted, and each "." before a space or the end counts. A run such as "?!" or
 # "..." still ends in one ". ", so it counts once, as the regex does.
-_WIDE_CLOSERS = np.arange(0x3001, dtype=np.uint32)
-for _c in range(128, len(_WIDE_CLOSERS)):
-    if chr(_c) in "”’" or chr(_c).isspace():
-        _WIDE_CLOSERS[_c] = ord('"') if chr(_c) in "”’" else ord(" ")
+_WIDE_CLOSERS = narrow_table({"”": '"', "’": '"'}, spaces=True)
 _ENDS = bytes(ord(".") if chr(c) in ".!?" else ord(" ") if c < 128 and chr(c).isspace() else c for c in range(256))
 _CLOSERS = b"\"')"
 

@@ -30,13 +30,22 @@ SPLIT = str.maketrans(
 SPLIT_BYTES = bytes(ord(SPLIT[c]) if c in SPLIT and c < 128 else c for c in range(256))
 _SPLIT_BYTES_KEEP_NUL = bytes(0 if c == 0 else SPLIT_BYTES[c] for c in range(256))
 
+_LIMIT = 0x3001  # every Unicode space lies below (tests/test_split.py checks all of Unicode)
+
+
+def narrow_table(mapping: dict[str, str], spaces: bool = False) -> np.ndarray:
+    """A `narrow` table: code point -> code point, the characters of `mapping` (from 128 up) to
+    theirs, and with `spaces` every Unicode space to " "; all else unchanged."""
+    table = np.arange(max(_LIMIT if spaces else 0, *(ord(c) + 1 for c in mapping)), dtype=np.uint32)
+    if spaces:
+        table[[c for c in range(128, _LIMIT) if chr(c).isspace()]] = ord(" ")
+    table[[ord(c) for c in mapping]] = [ord(v) for v in mapping.values()]
+    return table
+
+
 # Characters from 128 up that split words or become apostrophes: SPLIT's own, and the Unicode spaces
-# (str.split splits at them). All lie below _LIMIT (tests/test_split.py checks all of Unicode).
-_LIMIT = 0x3001
-_NARROW = np.arange(_LIMIT, dtype=np.uint32)
-for _c in range(128, _LIMIT):
-    if _c in SPLIT or chr(_c).isspace():
-        _NARROW[_c] = ord(SPLIT.get(_c, " "))
+# (str.split splits at them).
+_NARROW = narrow_table({chr(c): v for c, v in SPLIT.items() if c >= 128}, spaces=True)
 
 
 def narrow(text: str, table: np.ndarray = _NARROW) -> str:

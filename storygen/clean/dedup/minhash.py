@@ -1,8 +1,8 @@
 """MinHash signatures over word n-gram shingles, vectorised with NumPy.
 
 There is no Python-level work per word or per story: a batch of texts is joined, translated to
-lowercase words separated by spaces (one bytes.translate for ASCII text), and from then on it is
-array arithmetic over the batch:
+lowercase words separated by spaces (split.batch_bytes: one bytes.translate), and from then on it
+is array arithmetic over the batch:
   word hash      the word's bytes read 8 at a time from the buffer, folded through a mixer (split.py)
   shingle hash   h = sum_j word[i + j] * P^j (mod 2^64), a splitmix64 mixer, top 32 bits kept
   permutation k  a_k * h mod 2^32 with a_k odd: a bijection on 32-bit words
@@ -22,15 +22,13 @@ import numpy as np
 
 from storygen.clean.split import batch_bytes, hash_words, mix, tokens
 
-_B = np.uint64(0x100000001B3)  # odd: the base of the exact key's polynomial over word hashes
-
 
 def words(text: str) -> list[str]:
     """Word tokens (`split.tokens`) of the lowercased text."""
     return tokens(text.lower())
 
 
-_P = np.uint64(0x100000001B3)  # FNV prime, for combining word hashes
+_P = np.uint64(0x100000001B3)  # FNV prime (odd): the base of the polynomials over word hashes (shingles, exact keys)
 
 
 def normalise(text: str) -> str:
@@ -54,7 +52,7 @@ class MinHasher:
     def _power_table(self, n: int) -> np.ndarray:
         """B^i (mod 2^64) for i < n, grown on demand and kept."""
         if len(self._pow) < n:
-            base = np.full(max(n, 2 * len(self._pow), 4096), _B, dtype=np.uint64)
+            base = np.full(max(n, 2 * len(self._pow), 4096), _P, dtype=np.uint64)
             base[0] = 1
             with np.errstate(over="ignore"):
                 self._pow = np.cumprod(base)  # 1, B, B^2, ...

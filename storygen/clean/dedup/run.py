@@ -150,6 +150,9 @@ def read_lines(inputs: list[Path], file_of: np.ndarray, offsets: np.ndarray, len
             os.close(fd)
 
 
+_PIECE = 8 << 20  # bytes a copy_except thread copies at a time
+
+
 def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], threads: int = 1) -> None:
     """Append src to the binary file dst without the lines at the byte ranges (offset, length) in
     `skip` (each line's newline goes with it); output ends with a newline. Runs of kept lines are
@@ -183,9 +186,6 @@ def copy_except(src: Path, dst: Any, skip: list[tuple[int, int]], threads: int =
         os.lseek(out_fd, at, os.SEEK_SET)
         if pieces and os.pread(in_fd, 1, pieces[-1][0] + pieces[-1][1] - 1) != b"\n":
             os.write(out_fd, b"\n")
-
-
-_PIECE = 8 << 20
 
 
 def exact_duplicates(ids: list[str], keys: np.ndarray) -> np.ndarray:
